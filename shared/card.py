@@ -1,0 +1,81 @@
+"""The model card: what a model package says about itself (`model.json`).
+
+The model service validates it at start-up and serves it at `/metadata`;
+the web app builds its form from it. Field names are fixed by the design
+(DESIGN 3) so every reader agrees.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Feature(_Frozen):
+    """One input column, in the model's order."""
+
+    name: str = Field(min_length=1)
+    type: Literal["number", "integer"] = "number"
+    description: str = ""
+    unit: str | None = None
+    min: float = Field(description="Smallest value seen in training.")
+    max: float = Field(description="Largest value seen in training.")
+    example: float = Field(description="A typical value, from a real training row.")
+
+
+class Target(_Frozen):
+    name: str
+    classes: list[str] | None = Field(
+        default=None,
+        description="Class labels in the order of the probabilities; none for regression.",
+    )
+
+
+class Training(_Frozen):
+    dataset: str
+    rows: int = Field(description="Rows the model was fitted on.")
+    test_rows: int = Field(description="Held-out rows the metrics come from.")
+    estimator: str = Field(description="The fitted pipeline, as scikit-learn prints it.")
+    libraries: dict[str, str] = Field(description="Versions that must match at load time.")
+    created_at: datetime
+
+
+class ModelCard(_Frozen):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    task: Literal["classification", "regression"]
+    description: str = ""
+    features: list[Feature] = Field(min_length=1)
+    allow_missing: bool = Field(default=False, description="Whether NaN is a valid input.")
+    target: Target
+    metrics: dict[str, float]
+    training: Training
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of model.skops.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelCard:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique")
+        if self.task == "classification" and not self.target.classes:
+            raise ValueError("a classifier's target must list its classes")
+        if self.task == "regression" and self.target.classes:
+            raise ValueError("a regressor's target has no classes")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task == "classification"
+
+    def example_row(self) -> list[float]:
+        return [f.example for f in self.features]

@@ -1,0 +1,141 @@
+"""The error half of the contract: typed payload errors and the problem+json body.
+
+Every mistake in a request is one of these exceptions, raised where it is
+found (the codecs, the predictor) and turned into an HTTP answer in one place
+by the service. Each carries its status and, where rows or columns are at
+fault, the cells that are::
+
+    PayloadError                 (4xx; never raised itself)
+    ├── MalformedPayload         400  body is not CSV/JSON, empty, or no accepted shape
+    ├── NotAcceptable            406  no response format the client accepts
+    ├── PayloadTooLarge          413  body over the size limit, or too many rows
+    ├── UnsupportedMediaType     415  missing or unsupported Content-Type
+    └── InvalidRows              422  parsed, but rows or cells are wrong
+
+`Problem` is the RFC 9457 body both services read and write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: How many cell errors one answer lists; the rest are counted in `detail`.
+MAX_LISTED_ERRORS = 50
+
+
+class CellError(BaseModel):
+    """One wrong row or cell: `row` is the 0-based data row (a CSV header is not
+    counted), `column` the feature name where known, else the 0-based index."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int | None = None
+    column: str | int | None = None
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details body (`application/problem+json`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = Field(default=None, description="The X-Request-ID of the request.")
+    errors: list[CellError] | None = None
+
+
+def problem_type(slug: str) -> str:
+    """The `type` URI of one of our problems, relative so it resolves against
+    whichever host served it; the README lists them all."""
+    return f"/problems/{slug}"
+
+
+class PayloadError(Exception):
+    """A request the service understood well enough to refuse, with its 4xx."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, errors: Sequence[CellError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+
+    def to_problem(self, request_id: str | None = None) -> Problem:
+        return Problem(
+            type=problem_type(self.slug),
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            request_id=request_id,
+            errors=self.errors or None,
+        )
+
+
+class MalformedPayload(PayloadError):
+    status = 400
+    slug = "malformed-payload"
+    title = "The body could not be read"
+
+
+class NotAcceptable(PayloadError):
+    status = 406
+    slug = "not-acceptable"
+    title = "No acceptable response format"
+
+
+class PayloadTooLarge(PayloadError):
+    status = 413
+    slug = "payload-too-large"
+    title = "The request is too large"
+
+
+class UnsupportedMediaType(PayloadError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported Content-Type"
+
+
+class InvalidRows(PayloadError):
+    status = 422
+    slug = "invalid-rows"
+    title = "The rows are not valid input for this model"
+
+    @classmethod
+    def from_errors(cls, errors: Sequence[CellError], total: int | None = None) -> InvalidRows:
+        """One exception for many cell errors: the first few listed, all counted."""
+        total = len(errors) if total is None else total
+        listed = list(errors[:MAX_LISTED_ERRORS])
+        first = listed[0]
+        where = _where(first)
+        detail = (
+            f"{where}{first.message}"
+            if total == 1
+            else f"{total} errors; first: {where}{first.message}"
+        )
+        if total > len(listed):
+            detail += f" (the first {len(listed)} are listed)"
+        return cls(detail, listed)
+
+
+def _where(error: CellError) -> str:
+    parts = []
+    if error.row is not None:
+        parts.append(f"row {error.row}")
+    if error.column is not None:
+        parts.append(
+            f"column {error.column!r}"
+            if isinstance(error.column, str)
+            else f"column {error.column}"
+        )
+    return ", ".join(parts) + ": " if parts else ""
