@@ -1,0 +1,168 @@
+"""The bundled models: for each of scikit-learn's bundled data sets, how to
+load it (no download), what its columns mean, and the pipeline to fit.
+
+Feature names are snake_case so they work unquoted as CSV headers, JSON
+keys and V2 tensor names; descriptions and units come from the data sets'
+own documentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn import datasets
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    description: str
+    unit: str | None = None
+    type: Literal["number", "integer"] = "number"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    task: Literal["classification", "regression"]
+    columns: tuple[Column, ...]
+    target: str
+    classes: tuple[str, ...] | None
+    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    pipeline: Callable[[], BaseEstimator]
+    allow_missing: bool = False
+
+
+def _load(
+    loader: Callable[..., object], **kwargs: object
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        bunch = loader(**kwargs)
+        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)  # type: ignore[attr-defined]
+
+    return load
+
+
+def _scaled_logistic() -> BaseEstimator:
+    # Scaling makes the lbfgs solver converge and the coefficients comparable.
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+IRIS = Recipe(
+    name="iris",
+    description="Species of iris flowers from four measurements of their petals and sepals (Fisher, 1936).",
+    task="classification",
+    columns=(
+        Column("sepal_length", "Length of the sepal, the green leaf under the petals", "cm"),
+        Column("sepal_width", "Width of the sepal", "cm"),
+        Column("petal_length", "Length of the petal", "cm"),
+        Column("petal_width", "Width of the petal", "cm"),
+    ),
+    target="species",
+    classes=("setosa", "versicolor", "virginica"),
+    load=_load(datasets.load_iris),
+    pipeline=_scaled_logistic,
+)
+
+WINE = Recipe(
+    name="wine",
+    description="Which of three cultivars (grape varieties) an Italian wine comes from, by its chemical analysis.",
+    task="classification",
+    columns=(
+        Column("alcohol", "Alcohol content", "% vol"),
+        Column("malic_acid", "Malic acid", "g/l"),
+        Column("ash", "Ash", "g/l"),
+        Column("alcalinity_of_ash", "Alcalinity of ash", "mEq/l"),
+        Column("magnesium", "Magnesium", "mg/l", "integer"),
+        Column("total_phenols", "Total phenols", "g/l"),
+        Column("flavanoids", "Flavanoids", "g/l"),
+        Column("nonflavanoid_phenols", "Nonflavanoid phenols", "g/l"),
+        Column("proanthocyanins", "Proanthocyanins", "g/l"),
+        Column("color_intensity", "Colour intensity (absorbance)", None),
+        Column("hue", "Hue (absorbance ratio)", None),
+        Column("od280_od315", "OD280/OD315 of diluted wines (protein content)", None),
+        Column("proline", "Proline", "mg/l", "integer"),
+    ),
+    target="cultivar",
+    classes=("cultivar_1", "cultivar_2", "cultivar_3"),
+    load=_load(datasets.load_wine),
+    pipeline=_scaled_logistic,
+)
+
+_CELL_MEASURES = (
+    ("radius", "Radius of the cell nuclei (mean distance from centre to perimeter)"),
+    ("texture", "Texture (standard deviation of grey-scale values)"),
+    ("perimeter", "Perimeter of the cell nuclei"),
+    ("area", "Area of the cell nuclei"),
+    ("smoothness", "Smoothness (local variation in radius lengths)"),
+    ("compactness", "Compactness (perimeter² / area - 1)"),
+    ("concavity", "Concavity (severity of concave portions of the contour)"),
+    ("concave_points", "Concave points (number of concave portions of the contour)"),
+    ("symmetry", "Symmetry"),
+    ("fractal_dimension", "Fractal dimension ('coastline approximation' - 1)"),
+)
+_CELL_STATISTICS = (
+    ("mean", "mean over the nuclei in the image"),
+    ("error", "standard error over the nuclei in the image"),
+    ("worst", "mean of the three largest values in the image"),
+)
+
+BREAST_CANCER = Recipe(
+    name="breast_cancer",
+    description=(
+        "Whether a breast mass is malignant or benign, from measurements of cell nuclei in a "
+        "digitised image of a fine needle aspirate (Wisconsin Diagnostic Breast Cancer)."
+    ),
+    task="classification",
+    columns=tuple(
+        Column(
+            f"{statistic}_{measure}" if statistic != "error" else f"{measure}_error",
+            f"{description}, {how}",
+        )
+        for statistic, how in _CELL_STATISTICS
+        for measure, description in _CELL_MEASURES
+    ),
+    target="diagnosis",
+    classes=("malignant", "benign"),
+    load=_load(datasets.load_breast_cancer),
+    # Gradient-boosted trees need no scaling and take missing values (NaN) natively.
+    pipeline=lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0),
+    allow_missing=True,
+)
+
+DIABETES = Recipe(
+    name="diabetes",
+    description=(
+        "Disease progression one year after baseline for a diabetes patient, from ten baseline "
+        "measurements (Efron et al., 2004). Higher is worse."
+    ),
+    task="regression",
+    columns=(
+        Column("age", "Age", "years", "integer"),
+        Column("sex", "Sex, coded 1 or 2", None, "integer"),
+        Column("bmi", "Body mass index", "kg/m²"),
+        Column("bp", "Average blood pressure", "mm Hg"),
+        Column("total_cholesterol", "Total serum cholesterol (tc)", "mg/dl"),
+        Column("ldl", "Low-density lipoproteins", "mg/dl"),
+        Column("hdl", "High-density lipoproteins", "mg/dl"),
+        Column("cholesterol_hdl_ratio", "Total cholesterol / HDL (tch)", None),
+        Column("log_triglycerides", "Log of serum triglycerides level (ltg)", None),
+        Column("glucose", "Blood sugar level", "mg/dl"),
+    ),
+    target="disease_progression",
+    classes=None,
+    # Unscaled, so the form asks for values in the units a clinician knows.
+    load=_load(datasets.load_diabetes, scaled=False),
+    pipeline=lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))),
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (IRIS, WINE, BREAST_CANCER, DIABETES)}
