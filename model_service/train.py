@@ -80,12 +80,12 @@ def _features(recipe: Recipe, X: np.ndarray) -> list[Feature]:
 def _metrics(
     recipe: Recipe, estimator: BaseEstimator, X: np.ndarray, y: np.ndarray
 ) -> dict[str, float]:
-    predicted = estimator.predict(X)  # type: ignore[attr-defined]
+    predicted = estimator.predict(X)
     if recipe.task == "classification":
         return {
             "accuracy": round(float(metrics.accuracy_score(y, predicted)), 4),
             "f1_macro": round(float(metrics.f1_score(y, predicted, average="macro")), 4),
-            "log_loss": round(float(metrics.log_loss(y, estimator.predict_proba(X))), 4),  # type: ignore[attr-defined]
+            "log_loss": round(float(metrics.log_loss(y, estimator.predict_proba(X))), 4),
         }
     return {
         "r2": round(float(metrics.r2_score(y, predicted)), 4),

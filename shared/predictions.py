@@ -71,7 +71,8 @@ def encode(prediction: Prediction, model: ModelRef, fmt: ResponseFormat) -> byte
 def encode_json(prediction: Prediction, model: ModelRef) -> bytes:
     body: dict[str, object] = {
         "model": {"name": model.name, "version": model.version},
-        "predictions": prediction.predictions,
+        # labels are a numpy string array, which orjson does not take
+        "predictions": prediction.predictions.tolist(),
     }
     if prediction.probabilities is not None:
         body["probabilities"] = prediction.probabilities

@@ -1,0 +1,67 @@
+"""Prometheus metrics of one app instance (its own registry, so several
+apps in one process, as in the tests, do not share counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shared.card import ModelCard
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time from the request's arrival to the end of its answer.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "predicted_rows", "Rows predicted.", ("protocol",), registry=self.registry
+        )
+        self.errors = Counter(
+            "http_errors",
+            "Answers with a 4xx or 5xx status, by status.",
+            ("status",),
+            registry=self.registry,
+        )
+        self.model = Gauge(
+            "model_info",
+            "The model being served (value 1).",
+            ("name", "version", "task"),
+            registry=self.registry,
+        )
+
+    def model_loaded(self, card: ModelCard) -> None:
+        self.model.labels(card.name, card.version, card.task).set(1)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if status >= 400:
+            self.errors.labels(str(status)).inc()

@@ -1,0 +1,82 @@
+"""The model runtime: rows in (a float array in feature order), a
+`Prediction` out. Knows nothing of HTTP; both protocols call it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+
+from model_service.package import ModelPackage
+from shared.card import ModelCard
+from shared.codecs import InputSchema
+from shared.predictions import ModelRef, Prediction, RangeWarning
+
+#: How many range warnings one answer lists; a batch far outside the
+#: training data would otherwise carry one per cell.
+MAX_WARNINGS = 100
+
+
+class Predictor:
+    def __init__(self, card: ModelCard, estimator: Any, max_rows: int = 100_000) -> None:
+        self.card = card
+        self.estimator = estimator
+        self.schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
+        self.ref = ModelRef(name=card.name, version=card.version)
+        self._min = np.array([f.min for f in card.features])
+        self._max = np.array([f.max for f in card.features])
+        self._classes = np.asarray(card.target.classes) if card.target.classes else None
+
+    @classmethod
+    def from_package(cls, package: ModelPackage, max_rows: int = 100_000) -> Predictor:
+        return cls(package.card, package.estimator, max_rows)
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Predictions for the rows of X, with warnings for values outside
+        the training range (they still predict)."""
+        warnings = self.range_warnings(X)
+        if self._classes is None:
+            values = np.asarray(self.estimator.predict(X), dtype=np.float64)
+            return Prediction(values, warnings=warnings)
+        probabilities = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        # The label is the most probable class: one pass over the model, and
+        # the label can never disagree with the probabilities shown beside it.
+        labels = self._classes[probabilities.argmax(axis=1)]
+        return Prediction(labels, probabilities, self.card.target.classes, warnings)
+
+    async def predict_async(self, X: np.ndarray, inline_cells: int) -> Prediction:
+        """`predict` for a server: small batches right on the event loop (a
+        thread hop would cost more than the prediction), large ones in a
+        worker thread so they do not hold up other requests."""
+        if X.size <= inline_cells:
+            return self.predict(X)
+        return await anyio.to_thread.run_sync(self.predict, X)
+
+    def range_warnings(self, X: np.ndarray) -> list[RangeWarning]:
+        below = self._min > X
+        above = self._max < X
+        if not (below.any() or above.any()):
+            return []
+        rows, columns = np.nonzero(below | above)
+        warnings = []
+        for row, column in zip(
+            rows[:MAX_WARNINGS].tolist(), columns[:MAX_WARNINGS].tolist(), strict=True
+        ):
+            feature = self.card.features[column]
+            value = float(X[row, column])
+            side = "below the smallest" if value < feature.min else "above the largest"
+            warnings.append(
+                RangeWarning(
+                    row=row,
+                    feature=feature.name,
+                    message=f"{value:g} is {side} value seen in training ({feature.min:g} to {feature.max:g}); "
+                    "the prediction is an extrapolation",
+                )
+            )
+        return warnings
+
+    def warm_up(self) -> Prediction:
+        """Predict the card's example row: proves the model answers before
+        the service says it is ready, and pays first-call costs up front."""
+        return self.predict(np.array([self.card.example_row()], dtype=np.float64))
