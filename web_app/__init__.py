@@ -1,0 +1,73 @@
+"""The application: a Flask web app that turns a person's input into an HTTP
+request to the model endpoint, and the answer into plain words.
+
+`create_app(settings, session=None)` is the one place the parts are put
+together; `wsgi.py` (gunicorn) and `__main__.py` (development) call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import requests
+from flask import Flask
+from itsdangerous import URLSafeSerializer
+
+from web_app import batch, errors, health, pages, security
+from web_app.client import EndpointClient
+from web_app.metadata import MetadataCache
+from web_app.services import Services
+from web_app.settings import Settings
+
+__all__ = ["Settings", "create_app"]
+
+log = logging.getLogger(__name__)
+
+#: Room in a form for the batch page's hidden fields (the CSV to try again
+#: with, the signed results to download), relative to the upload limit.
+FORM_MEMORY_FACTOR = 4
+
+
+def create_app(settings: Settings, session: requests.Session | None = None) -> Flask:
+    """The web app for the model service at `settings.model_url`; `session`
+    is the HTTP session to reach it with (tests inject a fake transport)."""
+    app = Flask(__name__)
+    if settings.secret_key is None:
+        log.warning(
+            "WEB_APP_SECRET_KEY is not set: using a random key, so forms break across "
+            "restarts and between worker processes."
+        )
+        secret = secrets.token_hex(32)
+    else:
+        secret = settings.secret_key.get_secret_value()
+    app.config.update(
+        SECRET_KEY=secret,
+        # A larger request is cut off by Werkzeug (413); the batch page
+        # checks the file itself against upload_max_bytes for a clearer message.
+        MAX_CONTENT_LENGTH=FORM_MEMORY_FACTOR * settings.upload_max_bytes + 100_000,
+        MAX_FORM_MEMORY_SIZE=FORM_MEMORY_FACTOR * settings.upload_max_bytes,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,  # a form left open over lunch should still submit
+    )
+    client = EndpointClient(
+        settings.model_url,
+        session or requests.Session(),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retries=settings.connect_retries,
+        backoff=settings.retry_backoff,
+    )
+    app.extensions["web_app"] = Services(
+        settings=settings,
+        client=client,
+        metadata=MetadataCache(client.metadata, settings.metadata_cache_seconds),
+        downloads=URLSafeSerializer(secret, salt="batch-download"),
+    )
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(batch.bp)
+    app.register_blueprint(health.bp)
+    return app

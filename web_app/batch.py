@@ -1,0 +1,255 @@
+"""Batch predictions at `/batch`: upload a CSV, see a table and a chart,
+download inputs plus predictions as CSV.
+
+The app keeps no state between requests (several processes may serve it),
+so the results page carries its own download: the result CSV, signed and
+compressed, in a hidden field that `POST /batch/download` hands back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from flask import Blueprint, Response, render_template, request, url_for
+from itsdangerous import BadSignature
+from werkzeug.utils import secure_filename
+
+from shared.card import ModelCard
+from shared.codecs import encode_csv_rows
+from shared.media import Format
+from web_app import form, present, upload
+from web_app.client import Answer, EndpointError, EndpointRejected
+from web_app.services import services
+from web_app.words import Failure, explain
+
+bp = Blueprint("batch", __name__)
+log = logging.getLogger(__name__)
+
+#: Rows shown in the table; the download has them all.
+TABLE_ROWS = 100
+#: Range warnings listed; the rest are counted.
+LISTED_WARNINGS = 20
+
+Page = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    line: int | None
+    cells: list[str]
+    prediction: str
+    confidence: str | None
+
+
+@bp.get("/batch")
+def batch_form() -> Page:
+    try:
+        card = services().metadata.get()
+    except EndpointError as exc:
+        return _unavailable(exc)
+    return _page(card, Format.CSV)
+
+
+@bp.get("/batch/example.csv")
+def example_csv() -> Response | Page:
+    try:
+        card = services().metadata.get()
+    except EndpointError as exc:
+        return _unavailable(exc)
+    body = encode_csv_rows([card.example_row()], card.feature_names)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{card.name}-example.csv"'},
+    )
+
+
+@bp.post("/batch")
+def batch_predict() -> Page:
+    settings = services().settings
+    fmt = form.read_format(request.form, Format.CSV)
+    data, filename = _submitted_csv()
+    text = _keepable(data, settings.upload_max_bytes)
+    try:
+        card = services().metadata.get()
+    except EndpointError as exc:
+        card_or_none = services().metadata.last_known
+        if card_or_none is None:
+            return _unavailable(exc, [("format", fmt.name.lower()), ("csv_text", text)])
+        return _page(card_or_none, fmt, text=text, failure=explain(exc), inspected=exc)
+    if not data.strip():
+        return _page(
+            card,
+            fmt,
+            text=text,
+            error=_problem("Choose a CSV file, or paste rows into the box."),
+            status=400,
+        )
+    if len(data) > settings.upload_max_bytes:
+        message = (
+            f"The file is {len(data) / 1_000_000:.1f} MB; the limit is "
+            f"{settings.upload_max_bytes / 1_000_000:.1f} MB. Split it into smaller files."
+        )
+        return _page(card, fmt, error=_problem(message), status=413)
+    try:
+        rows = upload.read(data, card, settings.batch_max_rows)
+    except upload.UploadError as exc:
+        return _page(
+            card, fmt, text=text, error=_problem(exc.summary, exc.problems), status=exc.status
+        )
+    try:
+        answer = services().client.predict(rows.rows, card, fmt)
+    except EndpointError as exc:
+        log.warning(
+            "batch prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id
+        )
+        details = (
+            upload.problems(exc.problem.errors, rows.lines, rows.header)
+            if isinstance(exc, EndpointRejected) and exc.problem.errors
+            else None
+        )
+        return _page(card, fmt, text=text, failure=explain(exc, details), inspected=exc)
+    log.info(
+        "predicted %d rows with %s v%s (request id %s)",
+        len(rows.rows),
+        card.name,
+        card.version,
+        answer.exchange.request_id,
+    )
+    return _results(card, fmt, rows, answer, filename)
+
+
+@bp.post("/batch/download")
+def download() -> Response | Page:
+    try:
+        saved = services().downloads.loads(request.form.get("results", ""))
+        name, body = str(saved["name"]), str(saved["csv"])
+    except (BadSignature, KeyError, TypeError):
+        return render_template(
+            "error.html",
+            status=400,
+            title="That download is not available",
+            message="The results could not be read back. Upload the file again to get a fresh download.",
+        ), 400
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# --- pieces ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    summary: str
+    lines: list[str]
+
+
+def _problem(summary: str, lines: list[str] | None = None) -> Problem:
+    return Problem(summary, lines or [])
+
+
+def _submitted_csv() -> tuple[bytes, str | None]:
+    """The uploaded file if one was chosen, else the pasted text."""
+    file = request.files.get("file")
+    if file is not None and file.filename:
+        return file.read(), file.filename
+    return request.form.get("csv_text", "").encode(), None
+
+
+def _keepable(data: bytes, limit: int) -> str:
+    """The CSV as text to put back in the form, when it can be."""
+    if len(data) > limit:
+        return ""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ""
+
+
+def _page(
+    card: ModelCard,
+    fmt: Format,
+    *,
+    text: str = "",
+    error: Problem | None = None,
+    failure: Failure | None = None,
+    inspected: EndpointError | None = None,
+    status: int | None = None,
+    **results: object,
+) -> Page:
+    html = render_template(
+        "batch.html",
+        card=card,
+        format=fmt.name.lower(),
+        text=text,
+        error=error,
+        failure=failure,
+        inspector=present.inspector(inspected.exchange)
+        if inspected
+        else results.pop("inspector", None),
+        settings=services().settings,
+        endpoint_url=services().client.invocations_url,
+        **results,
+    )
+    return html, status or (failure.status if failure else 200)
+
+
+def _results(
+    card: ModelCard, fmt: Format, rows: upload.Upload, answer: Answer, filename: str | None
+) -> Page:
+    body = answer.body
+    predictions: list[str | float] = list(body.predictions)
+    table = []
+    for i, (row, prediction) in enumerate(zip(rows.rows[:TABLE_ROWS], predictions, strict=False)):
+        confidence = None
+        if body.probabilities is not None and body.classes and str(prediction) in body.classes:
+            confidence = present.percent(body.probabilities[i][body.classes.index(str(prediction))])
+        shown = str(prediction) if card.is_classifier else present.number(float(prediction))
+        cells = ["missing" if v is None else present.number(v) for v in row]
+        table.append(TableRow(rows.line_of(i), cells, shown, confidence))
+    warnings = [
+        f"Line {rows.line_of(w.row)}: {present.warning_words(w, card, rows.rows)}"
+        for w in (body.warnings or [])[:LISTED_WARNINGS]
+    ]
+    stem = secure_filename(PurePath(filename).stem) if filename else ""
+    token = services().downloads.dumps(
+        {"name": f"{stem or card.name}-predictions.csv", "csv": upload.result_csv(rows, card, body)}
+    )
+    return _page(
+        card,
+        fmt,
+        table=table,
+        total=len(rows.rows),
+        chart=present.class_counts(body.predictions, body.classes or [])
+        if card.is_classifier
+        else None,
+        bins=None
+        if card.is_classifier
+        else present.histogram([float(p) for p in body.predictions]),
+        warnings=warnings,
+        more_warnings=max(0, len(body.warnings or []) - LISTED_WARNINGS),
+        warned_rows=len({w.row for w in body.warnings or []}),
+        download=token,
+        header=rows.header,
+        inspector=present.inspector(answer.exchange),
+        elapsed_ms=answer.exchange.elapsed_ms,
+    )
+
+
+def _unavailable(exc: EndpointError, kept: list[tuple[str, str]] | None = None) -> Page:
+    """No model card at all: say why; a POST's input rides along in hidden
+    fields so 'Try again' sends it once more."""
+    failure = explain(exc)
+    html = render_template(
+        "unavailable.html",
+        failure=failure,
+        kept=kept or [],
+        retry_action=url_for("batch.batch_predict") if kept else url_for("batch.batch_form"),
+        inspector=present.inspector(exc.exchange),
+    )
+    return html, failure.status

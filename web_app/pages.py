@@ -1,0 +1,125 @@
+"""The form at `/` and the answer at `POST /predict`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Blueprint, render_template, request, url_for
+
+from shared.card import ModelCard
+from shared.media import Format
+from web_app import form, present
+from web_app.client import Answer, EndpointError, Exchange
+from web_app.services import services
+from web_app.words import Failure, explain
+
+bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
+
+Page = tuple[str, int]
+
+
+@bp.get("/")
+def index() -> Page:
+    try:
+        card = services().metadata.get()
+    except EndpointError as exc:
+        return _unavailable(exc, {})
+    return _form_page(card, form.example_values(card), Format.JSON)
+
+
+@bp.post("/predict")
+def predict() -> Page:
+    submitted = request.form
+    try:
+        card = services().metadata.get()
+    except EndpointError as exc:
+        known = services().metadata.last_known
+        if known is None:
+            return _unavailable(exc, submitted)
+        filled = form.read(submitted, known)
+        return _form_page(
+            known, filled.values, filled.format, failure=explain(exc), exchange=exc.exchange
+        )
+    if submitted.get("model") != form.model_id(card):
+        return _model_changed(card, submitted)
+    filled = form.read(submitted, card)
+    if filled.row is None:
+        return _form_page(card, filled.values, filled.format, errors=filled.errors, status=422)
+    try:
+        answer = services().client.predict([filled.row], card, filled.format)
+    except EndpointError as exc:
+        log.warning("prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id)
+        return _form_page(
+            card, filled.values, filled.format, failure=explain(exc), exchange=exc.exchange
+        )
+    log.info(
+        "predicted 1 row with %s v%s (request id %s)",
+        card.name,
+        card.version,
+        answer.exchange.request_id,
+    )
+    return _form_page(card, filled.values, filled.format, answer=answer, row=filled.row)
+
+
+def _model_changed(card: ModelCard, submitted: Mapping[str, str]) -> Page:
+    """The model was swapped between showing the form and sending it: the
+    values may mean something else now, so ask again, keeping what fits."""
+    filled = form.read(submitted, card)
+    values = {**form.example_values(card), **{k: v for k, v in filled.values.items() if v}}
+    notice = (
+        f"The model behind the endpoint has changed: it is now {card.name} version {card.version}. "
+        "The form below asks for its inputs; check the values and send again."
+    )
+    return _form_page(card, values, filled.format, notice=notice, status=409)
+
+
+def _form_page(
+    card: ModelCard,
+    values: Mapping[str, str],
+    fmt: Format,
+    *,
+    errors: Mapping[str, str] | None = None,
+    answer: Answer | None = None,
+    row: list[float | None] | None = None,
+    failure: Failure | None = None,
+    exchange: Exchange | None = None,
+    notice: str | None = None,
+    status: int | None = None,
+) -> Page:
+    shown = answer.exchange if answer else exchange
+    warnings = (
+        [present.warning_words(w, card, [row]) for w in answer.body.warnings or []]
+        if answer and row is not None
+        else []
+    )
+    html = render_template(
+        "predict.html",
+        card=card,
+        fields=form.fields(card, values, errors),
+        format=fmt.name.lower(),
+        model_id=form.model_id(card),
+        verdict=present.verdict(answer.body, card) if answer else None,
+        warnings=warnings,
+        failure=failure,
+        inspector=present.inspector(shown) if shown else None,
+        notice=notice,
+        endpoint_url=services().client.invocations_url,
+    )
+    return html, status or (failure.status if failure else 200)
+
+
+def _unavailable(exc: EndpointError, submitted: Mapping[str, str]) -> Page:
+    """No model card at all, so no form: say why, and keep what was typed
+    in hidden fields so 'Try again' sends it once more."""
+    failure = explain(exc)
+    kept = [(k, v) for k, v in submitted.items() if k != "csrf_token"]
+    html = render_template(
+        "unavailable.html",
+        failure=failure,
+        kept=kept,
+        retry_action=url_for("pages.predict") if kept else url_for("pages.index"),
+        inspector=present.inspector(exc.exchange),
+    )
+    return html, failure.status

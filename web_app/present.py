@@ -1,0 +1,214 @@
+"""Answers in human terms: labels, percentages, chart geometry, range
+warnings in words, and the inspector's view of an exchange.
+
+Pure functions of the contract's types, so the templates stay simple and
+this is tested without a server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.card import Feature, ModelCard
+from shared.predictions import PredictionBody, RangeWarning
+from web_app.client import Exchange
+
+#: How much of a body the inspector shows; a batch body can be megabytes.
+INSPECTOR_BODY_CHARS = 3_000
+
+
+def label(name: str) -> str:
+    """`petal_length` -> `Petal length`."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def with_unit(value: float, unit: str | None) -> str:
+    return f"{number(value)} {unit}" if unit else number(value)
+
+
+def number(value: float) -> str:
+    """Short and readable: 4 significant digits, no exponent for everyday sizes."""
+    if math.isnan(value):
+        return "missing"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.3g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def percent(probability: float) -> str:
+    """0.943 -> '94 %'; never '100 %' or '0 %' for what is not certain."""
+    if 0 < probability < 0.005:
+        return "< 1 %"
+    if 0.995 <= probability < 1:
+        return "> 99 %"
+    return f"{round(probability * 100)} %"
+
+
+def range_text(feature: Feature) -> str:
+    unit = f" {feature.unit}" if feature.unit else ""
+    return f"{number(feature.min)} to {number(feature.max)}{unit}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: `width` is in percent of the chart's width."""
+
+    label: str
+    value_text: str
+    width: float
+    highlight: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one row, in words."""
+
+    headline: str  # "virginica" or "152.1"
+    sentence: str  # "The model says virginica, 94 % sure."
+    bars: list[Bar]  # class probabilities, classifiers only
+
+
+def verdict(body: PredictionBody, card: ModelCard, row: int = 0) -> Verdict:
+    target = label(card.target.name)
+    prediction = body.predictions[row]
+    if card.is_classifier and body.probabilities is not None and body.classes:
+        probabilities = body.probabilities[row]
+        best = str(prediction)
+        sure = (
+            probabilities[body.classes.index(best)] if best in body.classes else max(probabilities)
+        )
+        bars = [
+            Bar(c, percent(p), _width(p), highlight=(c == best))
+            for c, p in zip(body.classes, probabilities, strict=True)
+        ]
+        return Verdict(best, f"{target}: {best}, {percent(sure)} sure.", bars)
+    value = float(prediction)
+    return Verdict(number(value), f"Predicted {target.lower()}: {number(value)}.", [])
+
+
+def _width(fraction: float) -> float:
+    # A sliver for tiny non-zero values, so the bar is seen to exist.
+    return 0.0 if fraction <= 0 else max(0.5, round(fraction * 100, 1))
+
+
+def warning_words(
+    warning: RangeWarning, card: ModelCard, rows: Sequence[Sequence[float | None]]
+) -> str:
+    """`petal_length` out of range -> 'Petal length is 9.5 cm, above the
+    largest value seen in training (6.9 cm): ...'."""
+    feature = next((f for f in card.features if f.name == warning.feature), None)
+    if feature is None or warning.row >= len(rows):
+        return warning.message
+    value = rows[warning.row][card.feature_names.index(feature.name)]
+    if value is None or math.isnan(value):
+        return warning.message
+    if value > feature.max:
+        side = f"above the largest value seen in training ({with_unit(feature.max, feature.unit)})"
+    elif value < feature.min:
+        side = f"below the smallest value seen in training ({with_unit(feature.min, feature.unit)})"
+    else:
+        return warning.message
+    return (
+        f"{label(feature.name)} is {with_unit(value, feature.unit)}, {side}. "
+        "The model still answers, but it is guessing beyond what it has learned."
+    )
+
+
+def class_counts(predictions: Sequence[str | float], classes: Sequence[str]) -> list[Bar]:
+    """Bars of how many rows got each class, in the model's class order."""
+    counts = Counter(str(p) for p in predictions)
+    most = max(counts.values(), default=1)
+    return [
+        Bar(c, f"{counts[c]} row{'s' if counts[c] != 1 else ''}", _width(counts[c] / most))
+        for c in classes
+    ]
+
+
+@dataclass(frozen=True)
+class Bin:
+    low: float
+    high: float
+    count: int
+    height: float  # percent of the tallest bin
+
+    @property
+    def label(self) -> str:
+        return f"{number(self.low)} to {number(self.high)}"
+
+
+def histogram(values: Sequence[float], bins: int | None = None) -> list[Bin]:
+    """Equal-width bins (Sturges' rule by default, at most 20)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return []
+    low, high = min(finite), max(finite)
+    count = bins or min(20, max(1, math.ceil(math.log2(len(finite)) + 1)))
+    if high == low:
+        return [Bin(low, high, len(finite), 100.0)]
+    step = (high - low) / count
+    tallies = [0] * count
+    for v in finite:
+        tallies[min(count - 1, int((v - low) / step))] += 1
+    tallest = max(tallies)
+    return [
+        Bin(low + i * step, low + (i + 1) * step, n, round(100 * n / tallest, 1))
+        for i, n in enumerate(tallies)
+    ]
+
+
+# --- the inspector -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message part as the inspector shows it."""
+
+    text: str
+    omitted: int  # characters not shown
+
+
+def body_text(body: bytes, limit: int = INSPECTOR_BODY_CHARS) -> Shown:
+    text = body.decode("utf-8", errors="replace")
+    if len(text) <= limit:
+        return Shown(text, 0)
+    return Shown(text[:limit], len(text) - limit)
+
+
+@dataclass(frozen=True)
+class InspectorView:
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    request_body: Shown
+    status: int | None
+    reason: str
+    response_headers: list[tuple[str, str]]
+    response_body: Shown
+    elapsed_ms: float
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def inspector(exchange: Exchange) -> InspectorView:
+    response = exchange.response
+    return InspectorView(
+        method=exchange.request.method,
+        url=exchange.request.url,
+        request_headers=exchange.request.headers,
+        request_body=body_text(exchange.request.body),
+        status=response.status if response else None,
+        reason=response.reason if response else "",
+        response_headers=response.headers if response else [],
+        response_body=body_text(response.body) if response else Shown("", 0),
+        elapsed_ms=exchange.elapsed_ms,
+        attempts=exchange.attempts,
+    )

@@ -1,0 +1,76 @@
+"""The web app's settings, read from `WEB_APP_*` environment variables.
+
+Built once at the entry point (`wsgi.py`, `__main__.py`) and passed to
+`create_app`; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WEB_APP_", extra="ignore", frozen=True, protected_namespaces=()
+    )
+
+    model_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Base URL of the model service; the app calls /invocations, /metadata and /ping under it.",
+    )
+    connect_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for the endpoint to accept a connection.",
+    )
+    read_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the endpoint's answer once the request is sent.",
+    )
+    connect_retries: int = Field(
+        default=3,
+        ge=0,
+        le=8,
+        description="Extra attempts when the endpoint refuses the connection (e.g. while it restarts).",
+    )
+    retry_backoff: float = Field(
+        default=0.25,
+        ge=0,
+        le=5,
+        description="First pause between attempts, in seconds; it doubles after each one.",
+    )
+    upload_max_bytes: int = Field(
+        default=2_000_000, ge=1_000, description="Largest batch CSV upload accepted, in bytes."
+    )
+    batch_max_rows: int = Field(
+        default=10_000, ge=1, description="Most data rows in one batch upload."
+    )
+    metadata_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How long the model card from /metadata is reused; a swapped model shows after this.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs the session cookie (CSRF tokens) and batch downloads. Set it whenever more "
+            "than one process serves the app; without it each process makes a random one."
+        ),
+    )
+
+    @field_validator("model_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"expected an http(s) URL such as http://127.0.0.1:8080, got {value!r}"
+            )
+        return value.strip().rstrip("/")

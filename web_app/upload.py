@@ -1,0 +1,143 @@
+"""Batch uploads: a CSV file read into rows in the model's feature order,
+with every mistake reported by the line number a person sees in an editor.
+
+The file is read here with the contract's own CSV decoder (`shared.codecs`),
+so the user hears about all bad lines at once before anything is sent, and
+the app keeps the rows to offer inputs plus predictions as a download. The
+endpoint validates again; its 422 rows are mapped to lines the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.card import ModelCard
+from shared.codecs import InputSchema, decode_csv
+from shared.predictions import PredictionBody, csv_header
+from shared.problems import CellError, InvalidRows, MalformedPayload, PayloadTooLarge
+
+#: How many problems one page lists; more are counted.
+MAX_SHOWN_PROBLEMS = 20
+
+
+class UploadError(Exception):
+    """The upload cannot be predicted; `problems` are sentences naming lines."""
+
+    def __init__(self, summary: str, problems: Sequence[str] = (), status: int = 422) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.problems = list(problems)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Upload:
+    rows: list[list[float | None]]  # model order
+    lines: list[int]  # the file line on which each data row starts (1-based)
+    header: bool
+
+    def line_of(self, row: int) -> int | None:
+        return self.lines[row] if 0 <= row < len(self.lines) else None
+
+
+def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
+    try:
+        text = data.decode("utf-8-sig")  # spreadsheets like to start with a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise UploadError(
+            f"The file is not UTF-8 text (byte {exc.start} cannot be read). Save it as “CSV UTF-8” and try again.",
+            status=400,
+        ) from None
+    records = _records(text)
+    if not records:
+        raise UploadError("The file is empty: it needs at least one row of numbers.", status=400)
+    header = _looks_like_header(records[0][1])
+    lines = [line for line, _ in records[1:]] if header else [line for line, _ in records]
+    if header and not lines:
+        raise UploadError("The file has a header line but no rows of numbers under it.")
+    schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
+    try:
+        array = decode_csv(text, schema, header=header)
+    except InvalidRows as exc:
+        raise UploadError(
+            "Some lines of the file cannot be used; nothing was sent to the model.",
+            problems(exc.errors, lines, header),
+        ) from None
+    except PayloadTooLarge:
+        raise UploadError(
+            f"The file has {len(lines):,} rows; the limit is {max_rows:,}. Split it into smaller files.",
+            status=413,
+        ) from None
+    except MalformedPayload as exc:
+        raise UploadError(f"The file is not valid CSV: {exc.detail}", status=400) from None
+    rows = [[None if math.isnan(v) else v for v in row] for row in array.tolist()]
+    return Upload(rows, lines, header)
+
+
+def _records(text: str) -> list[tuple[int, list[str]]]:
+    """Non-empty CSV records with the line each starts on, read exactly as
+    `decode_csv` reads them so data row i here is data row i there."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
+    previous_end = 0
+    try:
+        for record in reader:
+            if record:
+                records.append((previous_end + 1, record))
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise UploadError(
+            f"Line {reader.line_num} is not valid CSV ({exc}). Check its quotes.", status=400
+        ) from None
+    return records
+
+
+def _looks_like_header(record: list[str]) -> bool:
+    """A first line with any cell that is not a number names the columns;
+    a misspelt header is then reported as such, not as 'not a number'."""
+    for cell in record:
+        text = cell.strip()
+        if not text:
+            continue
+        try:
+            float(text)
+        except ValueError:
+            return True
+    return False
+
+
+def problems(errors: Sequence[CellError], lines: Sequence[int], header: bool) -> list[str]:
+    """Cell errors (0-based data rows) as sentences naming file lines."""
+    out = []
+    for error in errors[:MAX_SHOWN_PROBLEMS]:
+        column = (
+            f", column “{error.column}”"
+            if isinstance(error.column, str)
+            else (f", column {error.column + 1}" if isinstance(error.column, int) else "")
+        )
+        if error.row is None:
+            where = "Line 1 (the header)" if header else "The columns"
+        elif 0 <= error.row < len(lines):
+            where = f"Line {lines[error.row]}"
+        else:
+            where = f"Data row {error.row + 1}"
+        out.append(f"{where}{column}: {error.message}.")
+    if len(errors) > MAX_SHOWN_PROBLEMS:
+        out.append(f"… and {len(errors) - MAX_SHOWN_PROBLEMS} more.")
+    return out
+
+
+def result_csv(upload: Upload, card: ModelCard, body: PredictionBody) -> str:
+    """Inputs in the model's order, then the prediction and, for a
+    classifier, one probability column per class."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*card.feature_names, *csv_header(body.classes)])
+    probabilities = body.probabilities or [[] for _ in upload.rows]
+    for row, prediction, probs in zip(upload.rows, body.predictions, probabilities, strict=True):
+        writer.writerow(["" if v is None else repr(v) for v in row] + [prediction, *probs])
+    return buffer.getvalue()

@@ -1,0 +1,126 @@
+"""Failures of the endpoint in plain words, and the status the page gets.
+
+The client names what went wrong (`client.EndpointError` and its subclasses);
+this says it to a person: what happened, what it means, what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from web_app import client
+
+#: Statuses of the endpoint that mean the user's data is at fault, answered
+#: as such; any other 4xx means this app sent something wrong (502).
+INPUT_STATUSES = (413, 422)
+
+
+@dataclass(frozen=True)
+class Failure:
+    title: str
+    message: str
+    advice: str
+    status: int
+    details: list[str] = field(default_factory=list)
+    request_id: str | None = None
+
+
+def explain(exc: client.EndpointError, details: list[str] | None = None) -> Failure:
+    """`details` replaces the endpoint's own list of bad cells (the batch
+    page passes them translated to file lines)."""
+    base = _base_url(exc)
+    retry = "Your input is kept: try again in a few seconds."
+    request_id = exc.exchange.request_id
+    if isinstance(exc, client.EndpointUnreachable):
+        tries = exc.exchange.attempts
+        return Failure(
+            "The model service is not answering",
+            f"Nothing accepted a connection at {base}"
+            + (f", after {tries} attempts" if tries > 1 else "")
+            + ". The model service may be stopped, or restarting with a new model.",
+            retry,
+            exc.status_code,
+        )
+    if isinstance(exc, client.ConnectTimeout):
+        return Failure(
+            "The model service did not pick up",
+            f"{base} did not accept the connection in time. The machine may be overloaded or unreachable.",
+            retry,
+            exc.status_code,
+        )
+    if isinstance(exc, client.ReadTimeout):
+        return Failure(
+            "The model took too long to answer",
+            f"The request reached {base}, but no answer came back in time ({exc.message}).",
+            "Try again; if it keeps happening, send fewer rows at once.",
+            exc.status_code,
+            request_id=request_id,
+        )
+    if isinstance(exc, client.ConnectionLost):
+        return Failure(
+            "The connection broke",
+            f"The connection to {base} closed before the answer arrived.",
+            retry,
+            exc.status_code,
+            request_id=request_id,
+        )
+    if isinstance(exc, client.EndpointNotReady):
+        return Failure(
+            "The model is not ready yet",
+            "The model service is running but answered 503: its model is still loading.",
+            retry,
+            exc.status_code,
+            request_id=request_id,
+        )
+    if isinstance(exc, client.EndpointFailed):
+        response = exc.exchange.response
+        status = f"{response.status} {response.reason}" if response else "an error"
+        return Failure(
+            "The model service failed",
+            f"It answered {status}: an error on its side, not in your input.",
+            "Try again; if it keeps failing, its log has the details under the request id below.",
+            exc.status_code,
+            request_id=request_id,
+        )
+    if isinstance(exc, client.EndpointRejected):
+        problem = exc.problem
+        own_fault = problem.status in INPUT_STATUSES
+        listed = (
+            details
+            if details is not None
+            else [_cell(e.row, e.column, e.message) for e in problem.errors or []]
+        )
+        return Failure(
+            "The model service did not accept the input"
+            if own_fault
+            else "The model service refused this app's request",
+            f"It answered {problem.status} {problem.title}"
+            + (f": {problem.detail}" if problem.detail and not listed else "."),
+            "Correct the values below and send again."
+            if own_fault
+            else "This is a mismatch between the app and the model service, not your input.",
+            problem.status if own_fault else exc.status_code,
+            listed,
+            request_id=request_id,
+        )
+    return Failure(  # UnreadableResponse
+        "The model service's answer could not be read",
+        f"{exc.message[:1].upper()}{exc.message[1:]}.",
+        "The model service and this app may disagree about the contract; the inspector below shows what came back.",
+        exc.status_code,
+        request_id=request_id,
+    )
+
+
+def _cell(row: int | None, column: str | int | None, message: str) -> str:
+    where = []
+    if row is not None:
+        where.append(f"row {row + 1}")
+    if column is not None:
+        where.append(f"“{column}”" if isinstance(column, str) else f"column {column + 1}")
+    return f"{', '.join(where).capitalize()}: {message}." if where else f"{message}."
+
+
+def _base_url(exc: client.EndpointError) -> str:
+    url = exc.exchange.request.url
+    return url.rsplit("/", 1)[0] if url.count("/") > 2 else url
