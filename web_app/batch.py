@@ -118,7 +118,7 @@ def batch_predict() -> Page:
         card.version,
         answer.exchange.request_id,
     )
-    return _results(card, fmt, rows, answer, filename)
+    return _results(card, fmt, rows, answer, filename, text)
 
 
 @bp.post("/batch/download")
@@ -200,7 +200,12 @@ def _page(
 
 
 def _results(
-    card: ModelCard, fmt: Format, rows: upload.Upload, answer: Answer, filename: str | None
+    card: ModelCard,
+    fmt: Format,
+    rows: upload.Upload,
+    answer: Answer,
+    filename: str | None,
+    text: str,
 ) -> Page:
     body = answer.body
     predictions: list[str | float] = list(body.predictions)
@@ -223,6 +228,7 @@ def _results(
     return _page(
         card,
         fmt,
+        text="" if filename else text,  # pasted rows stay in the box to edit and send again
         table=table,
         total=len(rows.rows),
         chart=present.class_counts(body.predictions, body.classes or [])

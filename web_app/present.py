@@ -7,10 +7,13 @@ this is tested without a server.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from shared.card import Feature, ModelCard
 from shared.predictions import PredictionBody, RangeWarning
@@ -167,17 +170,49 @@ def histogram(values: Sequence[float], bins: int | None = None) -> list[Bin]:
 
 @dataclass(frozen=True)
 class Shown:
-    """A message part as the inspector shows it."""
+    """A message body as the inspector shows it: `raw` exactly as it went
+    over the wire, `readable` laid out for reading when it is JSON."""
 
-    text: str
-    omitted: int  # characters not shown
+    raw: str
+    omitted: int  # characters of `raw` not shown
+    size: int  # bytes on the wire
+    readable: str | None = None
 
 
 def body_text(body: bytes, limit: int = INSPECTOR_BODY_CHARS) -> Shown:
     text = body.decode("utf-8", errors="replace")
-    if len(text) <= limit:
-        return Shown(text, 0)
-    return Shown(text[:limit], len(text) - limit)
+    readable = readable_json(body)
+    if readable is not None and len(readable) > limit:
+        readable = readable[:limit] + "\n…"
+    return Shown(text[:limit], max(0, len(text) - limit), len(body), readable)
+
+
+def readable_json(body: bytes) -> str | None:
+    """JSON with one top-level key per line and one row per line, values
+    untouched; None when the body is not a JSON object."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict) or not document:
+        return None
+    lines = []
+    for i, (key, value) in enumerate(document.items()):
+        comma = "," if i < len(document) - 1 else ""
+        if (
+            isinstance(value, list)
+            and len(value) > 1
+            and all(isinstance(v, (list, dict)) for v in value)
+        ):
+            inner = ",\n".join(f"    {_compact(v)}" for v in value)
+            lines.append(f"  {_compact(key)}: [\n{inner}\n  ]{comma}")
+        else:
+            lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
+    return "{\n" + "\n".join(lines) + "\n}"
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -208,7 +243,7 @@ def inspector(exchange: Exchange) -> InspectorView:
         status=response.status if response else None,
         reason=response.reason if response else "",
         response_headers=response.headers if response else [],
-        response_body=body_text(response.body) if response else Shown("", 0),
+        response_body=body_text(response.body) if response else Shown("", 0, 0),
         elapsed_ms=exchange.elapsed_ms,
         attempts=exchange.attempts,
     )
