@@ -23,6 +23,7 @@ import orjson
 
 from shared.media import Format, RequestFormat
 from shared.problems import (
+    MAX_LISTED_ERRORS,
     CellError,
     InvalidRows,
     MalformedPayload,
@@ -449,6 +450,60 @@ def _kind(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
+
+
+# --- arrays, for other protocols (the Open Inference Protocol's tensors) -----------
+
+
+def parse_json(body: bytes, charset: str = "utf-8") -> Any:
+    """A JSON document, or `MalformedPayload`; numbers beyond float range are
+    read (as inf or big ints) so that they can be reported on their cell."""
+    return _parse_json(body, charset)
+
+
+def rows_to_array(rows: Sequence[Any], schema: InputSchema) -> np.ndarray:
+    """Rows of JSON values in the model's feature order -> float64 array of
+    shape (rows, features), every cell checked as `decode_json` checks it."""
+    _check_row_count(len(rows), schema)
+    errors: list[CellError] = []
+    out = [
+        _json_row(row, i, schema, errors, schema.features, None, False)
+        for i, row in enumerate(rows)
+    ]
+    if errors:
+        raise InvalidRows.from_errors(errors)
+    return np.array(out, dtype=np.float64).reshape(len(out), schema.width)
+
+
+def check_array(X: np.ndarray, schema: InputSchema) -> np.ndarray:
+    """A float array already in feature order, checked as the decoders check
+    their cells: the row limit, NaN only when `allow_missing`, no infinity.
+    Vectorised, so a large binary tensor is not walked cell by cell."""
+    _check_row_count(len(X), schema)
+    bad = ~np.isfinite(X)
+    if schema.allow_missing:
+        bad &= ~np.isnan(X)
+    if not bad.any():
+        return X
+    rows, columns = np.nonzero(bad)
+    errors: list[CellError] = []
+    # Only the cells that will be listed are described, by the same check
+    # the text decoders use, so every protocol words an error alike.
+    for row, column in zip(
+        rows[:MAX_LISTED_ERRORS].tolist(), columns[:MAX_LISTED_ERRORS].tolist(), strict=True
+    ):
+        _checked(float(X[row, column]), row, schema.features[column], schema, errors)
+    raise InvalidRows.from_errors(errors, total=len(rows))
+
+
+def check_row_count(count: int, schema: InputSchema) -> None:
+    """`PayloadTooLarge` (413) when `count` rows exceed the schema's limit."""
+    _check_row_count(count, schema)
+
+
+def kind_of(value: Any) -> str:
+    """A JSON value's kind in words ("a list", "null"...), for error messages."""
+    return _kind(value)
 
 
 # --- encoding, for clients ------------------------------------------------------
