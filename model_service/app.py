@@ -19,7 +19,7 @@ from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
 from model_service.predictor import Predictor
-from model_service.routes import native
+from model_service.routes import native, v2
 from model_service.settings import Settings
 
 log = logging.getLogger("model_service")
@@ -67,6 +67,7 @@ def create_app(settings: Settings, model: ModelPackage | None = None) -> FastAPI
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     errors.install(app)
     app.include_router(native.router)
+    app.include_router(v2.router)
     openapi.install(app)
     return app
 
