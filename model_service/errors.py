@@ -45,8 +45,10 @@ def error_response(
     if path.startswith(V2_PREFIX):
         body = orjson.dumps({"error": problem.detail or problem.title})
         return Response(body, problem.status, headers, media_type="application/json")
-    body = orjson.dumps(problem.model_dump(mode="json", exclude_none=True))
-    return Response(body, problem.status, headers, media_type=PROBLEM_MEDIA_TYPE)
+    fields = problem.model_dump(mode="json", exclude_none=True)
+    if problem.errors:  # every entry has row and column, null where they do not apply
+        fields["errors"] = [error.model_dump(mode="json") for error in problem.errors]
+    return Response(orjson.dumps(fields), problem.status, headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def internal_error(path: str, request_id: str | None) -> Response:

@@ -1,0 +1,25 @@
+"""Fixtures every level of tests can use: the bundled model packages,
+trained once per test session into a temporary directory (no binary model
+is committed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model_service.recipes import RECIPES
+from model_service.train import build
+
+MODEL_NAMES = sorted(RECIPES)
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """name -> directory of a freshly trained package, for every bundled model."""
+    root = tmp_path_factory.mktemp("models")
+    dirs = {}
+    for name in MODEL_NAMES:
+        build(name, root / name)
+        dirs[name] = root / name
+    return dirs

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from model_service import create_app, package
+from model_service.package import ModelPackage
+from model_service.settings import Settings
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture(scope="session")
+def packages(model_dirs: dict[str, Path]) -> dict[str, ModelPackage]:
+    return {name: package.load(path) for name, path in model_dirs.items()}
+
+
+@pytest.fixture
+def make_client(packages: dict[str, ModelPackage]) -> Iterator[ClientFactory]:
+    """A TestClient on a fresh app serving the named model, lifespan run."""
+    clients: list[TestClient] = []
+
+    def make(name: str = "iris", **settings: Any) -> TestClient:
+        app = create_app(Settings(**settings), model=packages[name])
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> TestClient:
+    return make_client("iris")

@@ -1,0 +1,101 @@
+"""A model package is served only when it is exactly what was packaged."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from model_service import package
+from model_service.package import PackageError
+from model_service.recipes import RECIPES
+from model_service.train import train
+
+
+@pytest.fixture
+def iris_copy(model_dirs: dict[str, Path], tmp_path: Path) -> Path:
+    return Path(shutil.copytree(model_dirs["iris"], tmp_path / "iris"))
+
+
+def edit_card(directory: Path, **changes: object) -> None:
+    path = directory / "model.json"
+    card = orjson.loads(path.read_bytes())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        target = card
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+    path.write_bytes(orjson.dumps(card))
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_bundled_package_loads(model_dirs: dict[str, Path], name: str) -> None:
+    loaded = package.load(model_dirs[name])
+    assert loaded.card.name == name
+    assert len(loaded.card.features) == loaded.estimator.n_features_in_
+
+
+def test_missing_package(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"model\.json is missing"):
+        package.load(tmp_path / "nothing")
+
+
+def test_missing_model_file(iris_copy: Path) -> None:
+    (iris_copy / "model.skops").unlink()
+    with pytest.raises(PackageError, match="cannot read"):
+        package.load(iris_copy)
+
+
+def test_tampered_model_file(iris_copy: Path) -> None:
+    data = bytearray((iris_copy / "model.skops").read_bytes())
+    data[-30] ^= 0xFF
+    (iris_copy / "model.skops").write_bytes(bytes(data))
+    with pytest.raises(PackageError, match="does not match its card"):
+        package.load(iris_copy)
+
+
+def test_invalid_card(iris_copy: Path) -> None:
+    edit_card(iris_copy, task="astrology")
+    with pytest.raises(PackageError, match=r"not a valid model card: task"):
+        package.load(iris_copy)
+
+
+def test_card_that_is_not_json(iris_copy: Path) -> None:
+    (iris_copy / "model.json").write_text("{not json")
+    with pytest.raises(PackageError, match="not a valid model card"):
+        package.load(iris_copy)
+
+
+@pytest.mark.parametrize("library", ["scikit-learn", "skops"])
+def test_other_library_versions_are_refused(iris_copy: Path, library: str) -> None:
+    edit_card(iris_copy, **{f"training__libraries__{library}": "0.0.1"})
+    with pytest.raises(PackageError, match=f"saved with {library} 0.0.1"):
+        package.load(iris_copy)
+
+
+def test_card_that_disagrees_with_the_estimator(iris_copy: Path) -> None:
+    edit_card(iris_copy, target__classes=["a", "b", "c"])
+    with pytest.raises(PackageError, match="classes"):
+        package.load(iris_copy)
+
+
+def test_a_model_file_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    # A correctly checksummed package whose pipeline calls os.system: skops
+    # names the function as untrusted and nothing is executed.
+    estimator, card = train(RECIPES["iris"])
+    evil = make_pipeline(FunctionTransformer(os.system), estimator)
+    package.save(evil, card, tmp_path)
+    with pytest.raises(PackageError, match="not trusted"):
+        package.load(tmp_path)
+
+
+def test_one_line_reasons(tmp_path: Path) -> None:
+    with pytest.raises(PackageError) as caught:
+        package.load(tmp_path)
+    assert "\n" not in str(caught.value)

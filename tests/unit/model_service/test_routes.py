@@ -1,0 +1,92 @@
+"""The other native routes: readiness, metadata, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+
+from model_service import create_app
+from model_service.settings import Settings
+from tests.unit.model_service.conftest import ClientFactory
+
+
+def test_ping_is_ready_after_the_warm_up(client: TestClient) -> None:
+    response = client.get("/ping")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+def test_ping_is_503_until_the_model_is_loaded() -> None:
+    app = create_app(Settings())
+    client = TestClient(app)  # no lifespan: the model never loads
+    response = client.get("/ping")
+    assert response.status_code == 503
+    assert response.json()["title"] == "The model is not ready"
+    assert (
+        client.post(
+            "/invocations", content=b"1,2,3,4", headers={"Content-Type": "text/csv"}
+        ).status_code
+        == 503
+    )
+
+
+def test_metadata_is_exactly_the_card(
+    make_client: ClientFactory, model_dirs: dict[str, Path]
+) -> None:
+    for name in ("iris", "diabetes"):
+        response = make_client(name).get("/metadata")
+        assert response.status_code == 200
+        assert response.json() == orjson.loads((model_dirs[name] / "model.json").read_bytes())
+
+
+def test_metrics_count_requests_rows_and_errors(client: TestClient) -> None:
+    client.post(
+        "/invocations", content=b"5.1,3.5,1.4,0.2\n6,3,5,2", headers={"Content-Type": "text/csv"}
+    )
+    client.post("/invocations", content=b"x", headers={"Content-Type": "text/csv"})
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="POST",route="/invocations",status="200"} 1.0' in text
+    assert 'http_requests_total{method="POST",route="/invocations",status="422"} 1.0' in text
+    assert 'http_errors_total{status="422"} 1.0' in text
+    assert 'model_info{name="iris",task="classification",version="1"} 1.0' in text
+    assert "http_request_duration_seconds_bucket" in text
+
+
+def walk(node: Any) -> list[Any]:
+    found = [node]
+    if isinstance(node, dict):
+        for value in node.values():
+            found += walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += walk(value)
+    return found
+
+
+def test_openapi_describes_errors_as_problem_json(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in orjson.dumps(document).decode()
+    invocations = document["paths"]["/invocations"]["post"]
+    for status in ("400", "406", "413", "415", "422", "500"):
+        content = invocations["responses"][status]["content"]
+        assert content == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    assert set(invocations["requestBody"]["content"]) == {"application/json", "text/csv"}
+    assert "Problem" in document["components"]["schemas"]
+    refs = {n["$ref"] for n in walk(document) if isinstance(n, dict) and "$ref" in n}
+    assert {ref.rsplit("/", 1)[1] for ref in refs} <= set(document["components"]["schemas"])
+
+
+def test_docs_page_is_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+
+
+def test_settings_come_from_the_environment(monkeypatch: Any) -> None:
+    monkeypatch.setenv("MODEL_SERVICE_PORT", "9001")
+    monkeypatch.setenv("MODEL_SERVICE_MAX_ROWS", "7")
+    settings = Settings()
+    assert (settings.port, settings.max_rows) == (9001, 7)

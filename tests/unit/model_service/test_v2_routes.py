@@ -1,0 +1,402 @@
+"""The Open Inference Protocol routes on an app built by create_app, with
+FastAPI's TestClient: metadata, readiness, inference in JSON and binary,
+and a table of malformed requests that must each get a 4xx {"error"}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from shared import v2
+
+ClientFactory = Callable[..., TestClient]
+ROW = [5.1, 3.5, 1.4, 0.2]
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def infer(client: TestClient, document: Any, path: str = "/v2/models/iris/infer") -> Response:
+    return client.post(path, content=orjson.dumps(document))
+
+
+def one_row(**extra: Any) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROW}],
+        **extra,
+    }
+
+
+# --- health and metadata -----------------------------------------------------------------
+
+
+def test_server_live_ready_and_metadata(client: TestClient) -> None:
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    metadata = client.get("/v2").json()
+    assert metadata["extensions"] == ["binary_tensor_data"]
+    assert {"name", "version"} <= set(metadata)
+
+
+@pytest.mark.parametrize("path", ["/v2/models/iris", "/v2/models/iris/versions/1"])
+def test_model_metadata_is_derived_from_the_card(client: TestClient, path: str) -> None:
+    metadata = client.get(path).json()
+    assert metadata["name"] == "iris"
+    assert metadata["versions"] == ["1"]
+    assert metadata["platform"] == "sklearn"
+    assert [(i["name"], i["datatype"], i["shape"]) for i in metadata["inputs"]] == [
+        (name, "FP64", [-1]) for name in FEATURES
+    ]
+    assert metadata["inputs"][0]["parameters"]["unit"] == "cm"
+    assert [(o["name"], o["datatype"], o["shape"]) for o in metadata["outputs"]] == [
+        ("predict", "BYTES", [-1]),
+        ("predict_proba", "FP64", [-1, 3]),
+    ]
+    classes = orjson.loads(metadata["outputs"][1]["parameters"]["classes"])
+    assert classes == ["setosa", "versicolor", "virginica"]
+
+
+def test_regressor_metadata_has_one_fp64_output(make_client: ClientFactory) -> None:
+    metadata = make_client("diabetes").get("/v2/models/diabetes").json()
+    assert metadata["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    assert len(metadata["inputs"]) == 10
+
+
+@pytest.mark.parametrize("path", ["/v2/models/iris/ready", "/v2/models/iris/versions/1/ready"])
+def test_model_ready(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json() == {"name": "iris", "ready": True}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v2/models/wine"),
+        ("GET", "/v2/models/iris/versions/2"),
+        ("GET", "/v2/models/wine/ready"),
+        ("GET", "/v2/models/iris/versions/2/ready"),
+        ("POST", "/v2/models/wine/infer"),
+        ("POST", "/v2/models/iris/versions/2/infer"),
+        ("GET", "/v2/models/iris/nowhere"),
+    ],
+)
+def test_unknown_model_or_version_is_404(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path, content=orjson.dumps(one_row()))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert set(response.json()) == {"error"}
+
+
+def test_wrong_method_is_405_with_error(client: TestClient) -> None:
+    response = client.get("/v2/models/iris/infer")
+    assert response.status_code == 405
+    assert "POST" in response.json()["error"]
+
+
+# --- inference ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v2/models/iris/infer", "/v2/models/iris/versions/1/infer"])
+def test_infer_json_equals_invocations(client: TestClient, path: str) -> None:
+    rows = [ROW, [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+    native = client.post("/invocations", json={"instances": rows}).json()
+    document = {
+        "id": "abc-1",
+        "inputs": [{"name": "input-0", "shape": [3, 4], "datatype": "FP64", "data": rows}],
+    }
+    response = infer(client, document, path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["id"] == "abc-1"
+    assert (body["model_name"], body["model_version"]) == ("iris", "1")
+    predict, proba = body["outputs"]
+    assert predict == {
+        "name": "predict",
+        "datatype": "BYTES",
+        "shape": [3],
+        "data": native["predictions"],
+    }
+    assert (proba["name"], proba["datatype"], proba["shape"]) == ("predict_proba", "FP64", [3, 3])
+    np.testing.assert_array_equal(np.reshape(proba["data"], (3, 3)), native["probabilities"])
+
+
+def test_infer_one_tensor_per_feature(client: TestClient) -> None:
+    inputs = [
+        {"name": name, "shape": [1, 1], "datatype": "FP32", "data": [[value]]}
+        for name, value in zip(FEATURES, ROW, strict=True)
+    ]
+    response = infer(client, {"inputs": inputs[::-1], "outputs": [{"name": "predict"}]})
+    assert response.status_code == 200
+    assert response.json()["outputs"] == [
+        {"name": "predict", "datatype": "BYTES", "shape": [1], "data": ["setosa"]}
+    ]
+
+
+def test_infer_binary_in_and_out(client: TestClient) -> None:
+    X = np.array([ROW, [6.7, 3.0, 5.2, 2.3]])
+    body, length = v2.encode_request(
+        {"input-0": X}, binary=True, outputs={"predict": True, "predict_proba": True}
+    )
+    response = client.post(
+        "/v2/models/iris/infer",
+        content=body,
+        headers={"Inference-Header-Content-Length": str(length)},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    header_length = int(response.headers["inference-header-content-length"])
+    _, arrays = v2.decode_response(response.content, header_length)
+    native = client.post("/invocations", json={"instances": X.tolist()}).json()
+    assert arrays["predict"].tolist() == native["predictions"]
+    np.testing.assert_array_equal(arrays["predict_proba"], native["probabilities"])
+
+
+def test_binary_data_output_parameter_applies_to_every_output(client: TestClient) -> None:
+    response = infer(client, one_row(parameters={"binary_data_output": True}))
+    assert response.headers["content-type"] == "application/octet-stream"
+    length = int(response.headers["inference-header-content-length"])
+    document, arrays = v2.decode_response(response.content, length)
+    assert [o["parameters"]["binary_data_size"] for o in document["outputs"]] == [4 + 6, 3 * 8]
+    assert arrays["predict"].tolist() == ["setosa"]
+
+
+def test_regression_predict_is_fp64(make_client: ClientFactory) -> None:
+    client = make_client("diabetes")
+    row = client.get("/metadata").json()["features"]
+    values = [f["example"] for f in row]
+    native = client.post("/invocations", json={"instances": [values]}).json()
+    response = infer(
+        client,
+        {"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP64", "data": values}]},
+        "/v2/models/diabetes/infer",
+    )
+    assert response.json()["outputs"] == [
+        {"name": "predict", "datatype": "FP64", "shape": [1], "data": native["predictions"]}
+    ]
+
+
+def test_missing_values_where_the_model_allows_them(make_client: ClientFactory) -> None:
+    client = make_client("breast_cancer")
+    values: list[float | None] = [f["example"] for f in client.get("/metadata").json()["features"]]
+    values[3] = None
+    document = {"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": values}]}
+    response = infer(client, document, "/v2/models/breast_cancer/infer")
+    assert response.status_code == 200
+    assert response.json()["outputs"][0]["data"][0] in ("malignant", "benign")
+
+
+def test_range_warnings_in_parameters(client: TestClient) -> None:
+    document = {
+        "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 9.0]}]
+    }
+    response = infer(client, document)
+    assert response.status_code == 200
+    assert "row 0, petal_width: 9 is above" in response.json()["parameters"]["warnings"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "application/octet-stream"])
+def test_content_types_taken(client: TestClient, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(
+        "/v2/models/iris/infer", content=orjson.dumps(one_row()), headers=headers
+    )
+    assert response.status_code == 200
+
+
+def test_rows_are_counted_in_the_request_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="model_service.access"):
+        infer(client, one_row())
+    assert any(getattr(r, "rows", None) == 1 for r in caplog.records)
+
+
+# --- malformed requests ---------------------------------------------------------------------
+
+_HEADER = orjson.dumps(
+    {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [1, 4],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": 32},
+            }
+        ]
+    }
+)
+
+
+def _tensor(**changes: Any) -> bytes:
+    tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROW, **changes}
+    return orjson.dumps({"inputs": [{k: v for k, v in tensor.items() if v is not None}]})
+
+
+MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
+    ("empty body", b"", {}, 400),
+    ("bad json", b'{"inputs": [', {}, 400),
+    ("not utf-8", b'{"inputs": "\xff"}', {}, 400),
+    ("json array", b"[1, 2, 3]", {}, 400),
+    ("no inputs", b'{"id": "1"}', {}, 400),
+    ("inputs not a list", b'{"inputs": {"a": 1}}', {}, 400),
+    ("missing name", _tensor(name=None), {}, 400),
+    ("missing shape", _tensor(shape=None), {}, 400),
+    ("missing datatype", _tensor(datatype=None), {}, 400),
+    ("missing data", _tensor(data=None), {}, 400),
+    ("shape too narrow", _tensor(shape=[1, 3], data=ROW[:3]), {}, 400),
+    ("shape too wide", _tensor(shape=[1, 5], data=[*ROW, 1.0]), {}, 400),
+    ("shape three-d", _tensor(shape=[1, 1, 4]), {}, 400),
+    ("shape not ints", _tensor(shape=["1", 4]), {}, 400),
+    ("data longer than shape", _tensor(data=[*ROW, 1.0]), {}, 400),
+    ("data shorter than shape", _tensor(shape=[2, 4]), {}, 400),
+    ("datatype BYTES", _tensor(datatype="BYTES", data=["5.1", "3.5", "1.4", "0.2"]), {}, 400),
+    ("datatype BOOL", _tensor(datatype="BOOL", data=[True, False, True, True]), {}, 400),
+    ("datatype unknown", _tensor(datatype="DOUBLE"), {}, 400),
+    ("INT with floats", _tensor(datatype="INT64"), {}, 400),
+    (
+        "unknown input name",
+        orjson.dumps(
+            {
+                "inputs": [
+                    {"name": "petal", "shape": [1], "datatype": "FP64", "data": [1.0]},
+                    {"name": "sepal_length", "shape": [1], "datatype": "FP64", "data": [1.0]},
+                ]
+            }
+        ),
+        {},
+        400,
+    ),
+    (
+        "missing feature inputs",
+        orjson.dumps(
+            {"inputs": [{"name": "sepal_length", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
+        ),
+        {},
+        400,
+    ),
+    ("unknown output", orjson.dumps(one_row(outputs=[{"name": "labels"}])), {}, 400),
+    ("outputs not a list", orjson.dumps(one_row(outputs={"name": "predict"})), {}, 400),
+    ("id not a string", orjson.dumps(one_row(id=7)), {}, 400),
+    ("parameters not an object", orjson.dumps(one_row(parameters="binary")), {}, 400),
+    (
+        "binary header not a number",
+        _HEADER + bytes(32),
+        {"Inference-Header-Content-Length": "x"},
+        400,
+    ),
+    (
+        "binary header too long",
+        _HEADER + bytes(32),
+        {"Inference-Header-Content-Length": "9999"},
+        400,
+    ),
+    (
+        "binary data too short",
+        _HEADER + bytes(31),
+        {"Inference-Header-Content-Length": str(len(_HEADER))},
+        400,
+    ),
+    (
+        "binary data too long",
+        _HEADER + bytes(33),
+        {"Inference-Header-Content-Length": str(len(_HEADER))},
+        400,
+    ),
+    (
+        "binary size wrong for shape",
+        _HEADER.replace(b"32", b"16") + bytes(16),
+        {"Inference-Header-Content-Length": str(len(_HEADER))},
+        400,
+    ),
+    ("binary without header length", _HEADER + bytes(32), {}, 400),
+    ("binary size without data", _HEADER, {}, 400),
+    ("boolean cell", _tensor(data=[5.1, True, 1.4, 0.2]), {}, 422),
+    ("string cell", _tensor(data=[5.1, "3.5", 1.4, 0.2]), {}, 422),
+    ("null cell", _tensor(data=[5.1, None, 1.4, 0.2]), {}, 422),
+    ("nested too deep", _tensor(data=[[[5.1, 3.5, 1.4, 0.2]]]), {}, 422),
+    ("no rows", _tensor(shape=[0, 4], data=[]), {}, 422),
+    (
+        "NaN in binary",
+        _HEADER + np.array([5.1, np.nan, 1.4, 0.2]).tobytes(),
+        {"Inference-Header-Content-Length": str(len(_HEADER))},
+        422,
+    ),
+    (
+        "number out of float range",
+        b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1e999,1,1,1]}]}',
+        {},
+        422,
+    ),
+    ("unsupported content type", orjson.dumps(one_row()), {"Content-Type": "text/csv"}, 415),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [case[1:] for case in MALFORMED],
+    ids=[case[0] for case in MALFORMED],
+)
+def test_malformed_requests_get_a_4xx_error_and_the_service_still_answers(
+    client: TestClient, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = client.post("/v2/models/iris/infer", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert set(error) == {"error"}
+    assert error["error"]
+    assert "Traceback" not in error["error"]
+    after = infer(client, one_row())
+    assert after.status_code == 200
+    assert after.json()["outputs"][0]["data"] == ["setosa"]
+
+
+def test_too_many_rows_is_413(make_client: ClientFactory) -> None:
+    client = make_client("iris", max_rows=2)
+    document = {"inputs": [{"name": "x", "shape": [3, 4], "datatype": "FP64", "data": [ROW] * 3}]}
+    response = infer(client, document)
+    assert response.status_code == 413
+    assert "limit of 2 rows" in response.json()["error"]
+
+
+def test_body_over_the_limit_is_413(make_client: ClientFactory) -> None:
+    client = make_client("iris", max_body_bytes=64)
+    response = infer(client, one_row(id="x" * 100))
+    assert response.status_code == 413
+    assert set(response.json()) == {"error"}
+
+
+# --- the OpenAPI document ---------------------------------------------------------------------
+
+
+def test_openapi_shows_the_v2_routes_with_error_bodies(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    paths = document["paths"]
+    for path, method in [
+        ("/v2/health/live", "get"),
+        ("/v2/health/ready", "get"),
+        ("/v2", "get"),
+        ("/v2/models/{name}", "get"),
+        ("/v2/models/{name}/versions/{version}", "get"),
+        ("/v2/models/{name}/ready", "get"),
+        ("/v2/models/{name}/versions/{version}/ready", "get"),
+        ("/v2/models/{name}/infer", "post"),
+        ("/v2/models/{name}/versions/{version}/infer", "post"),
+    ]:
+        assert method in paths[path], path
+    infer_operation = paths["/v2/models/{name}/versions/{version}/infer"]["post"]
+    assert {"400", "404", "413", "415", "422", "500"} <= set(infer_operation["responses"])
+    error = infer_operation["responses"]["400"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/V2Error"}
+    assert document["components"]["schemas"]["V2Error"]["required"] == ["error"]
+    assert [p["name"] for p in infer_operation["parameters"]] == ["name", "version"]
+    body = infer_operation["requestBody"]["content"]
+    assert {"application/json", "application/octet-stream"} <= set(body)
+    assert "HTTPValidationError" not in orjson.dumps(document).decode()
+    assert client.get("/docs").status_code == 200
