@@ -1,0 +1,204 @@
+"""Helpers of the end-to-end tests: commands, HTTP polls, and the compose
+project under test (`Stack`).
+
+Without docker (or compose, or Chromium) the tests skip and say why; with
+`CI` set in the environment they fail instead, because CI must run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+BASE_IMAGE_SCRIPT = REPO / "scripts" / "build-base-image.sh"
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", "/tmp/e2e-shots"))
+MODELS = ("iris", "wine")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a developer machine; fail in CI, where these tests are required."""
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"e2e tests are required in CI but cannot run: {reason}", pytrace=False)
+    pytest.skip(f"e2e: {reason}")
+
+
+def run(
+    cmd: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command from the repository root; on failure, the error shows its output."""
+    try:
+        done = subprocess.run(
+            cmd,
+            cwd=REPO,
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"{' '.join(cmd)} took more than {timeout:g} s") from exc
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {done.returncode}\n"
+            f"--- stdout (end) ---\n{done.stdout[-4000:]}\n--- stderr (end) ---\n{done.stderr[-4000:]}"
+        )
+    return done
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2) when the plugin is there, else `docker-compose` (v1.29)."""
+    if shutil.which("docker"):
+        try:
+            v2 = subprocess.run(
+                ["docker", "compose", "version"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            v2 = None
+        if v2 is not None and v2.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """Status and body of a GET; (0, reason) when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
+    """Poll `check` until it is true; seconds it took. Fails after `timeout`."""
+    started = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(interval)
+
+
+@dataclass
+class Stack:
+    """One compose project: its name, its environment and its published ports."""
+
+    compose: list[str]
+    project: str
+    env: dict[str, str]
+    web_port: int
+    model_port: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def model_url(self) -> str:
+        return f"http://127.0.0.1:{self.model_port}"
+
+    def compose_run(
+        self, *args: str, timeout: float = 180, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [*self.compose, "-f", str(COMPOSE_FILE), "-p", self.project, *args]
+        return run(cmd, env={**self.env, **env}, timeout=timeout, check=check)
+
+    def container_id(self, service: str) -> str:
+        ids = self.compose_run("ps", "-q", service).stdout.split()
+        assert len(ids) == 1, f"expected one {service} container, got {ids}"
+        return ids[0]
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        data: list[dict[str, Any]] = json.loads(run(["docker", "inspect", container]).stdout)
+        return data[0]
+
+    def health(self, service: str) -> str:
+        state = self.inspect(self.container_id(service))["State"]
+        return str(state.get("Health", {}).get("Status", state["Status"]))
+
+    def metadata(self) -> dict[str, Any]:
+        status, body = http_get(f"{self.model_url}/metadata")
+        assert status == 200, f"GET /metadata on the published endpoint: {status} {body[:300]}"
+        card: dict[str, Any] = json.loads(body)
+        return card
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Containers, networks and volumes still labelled with this project."""
+        label = f"label=com.docker.compose.project={self.project}"
+        return {
+            kind: run(["docker", kind, "ls", "-q", "--filter", label, *extra]).stdout.split()
+            for kind, extra in (("container", ["--all"]), ("network", []), ("volume", []))
+        }
+
+
+def docker_ready() -> list[str]:
+    """The compose command, once docker and its daemon answer; else skip or fail."""
+    if not shutil.which("docker"):
+        unavailable("the docker command is not installed")
+    try:
+        info = subprocess.run(
+            ["docker", "info"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except subprocess.TimeoutExpired:
+        unavailable("`docker info` did not answer within 30 s")
+    if info.returncode != 0:
+        unavailable(f"no Docker daemon answers: {info.stderr.strip()[:300]}")
+    compose = compose_command()
+    if compose is None:
+        unavailable("neither `docker compose` nor `docker-compose` is installed")
+    return compose
+
+
+def base_image() -> str:
+    """The base image of both builds: $BASE_IMAGE when set; the official slim
+    image when it is here or can be pulled; else the air-gapped base, built
+    from Debian's packages by scripts/build-base-image.sh."""
+    if os.environ.get("BASE_IMAGE"):
+        return os.environ["BASE_IMAGE"]
+    if run(["docker", "image", "inspect", DEFAULT_BASE_IMAGE], check=False).returncode == 0:
+        return DEFAULT_BASE_IMAGE
+    if run(["docker", "pull", DEFAULT_BASE_IMAGE], timeout=300, check=False).returncode == 0:
+        return DEFAULT_BASE_IMAGE
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        unavailable(
+            f"{DEFAULT_BASE_IMAGE} cannot be pulled, and building the local base image "
+            "needs root and debootstrap (or set BASE_IMAGE to a base image you have)"
+        )
+    done = run(["bash", str(BASE_IMAGE_SCRIPT)], env=os.environ, timeout=900)
+    return done.stdout.strip().splitlines()[-1]
