@@ -319,7 +319,7 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
     ("boolean cell", _tensor(data=[5.1, True, 1.4, 0.2]), {}, 422),
     ("string cell", _tensor(data=[5.1, "3.5", 1.4, 0.2]), {}, 422),
     ("null cell", _tensor(data=[5.1, None, 1.4, 0.2]), {}, 422),
-    ("nested too deep", _tensor(data=[[[5.1, 3.5, 1.4, 0.2]]]), {}, 422),
+    ("nested deeper than the shape", _tensor(data=[[[5.1, 3.5, 1.4, 0.2]]]), {}, 400),
     ("no rows", _tensor(shape=[0, 4], data=[]), {}, 422),
     (
         "NaN in binary",
