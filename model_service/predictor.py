@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 import numpy as np
 
+from model_service.compiled import compile_estimator
 from model_service.package import ModelPackage
 from shared.card import ModelCard
 from shared.codecs import InputSchema
@@ -27,6 +29,10 @@ class Predictor:
         self._min = np.array([f.min for f in card.features])
         self._max = np.array([f.max for f in card.features])
         self._classes = np.asarray(card.target.classes) if card.target.classes else None
+        method = estimator.predict_proba if self._classes is not None else estimator.predict
+        self._compute: Callable[[np.ndarray], np.ndarray] = (
+            compile_estimator(estimator, card) or method
+        )
 
     @classmethod
     def from_package(cls, package: ModelPackage, max_rows: int = 100_000) -> Predictor:
@@ -37,9 +43,9 @@ class Predictor:
         the training range (they still predict)."""
         warnings = self.range_warnings(X)
         if self._classes is None:
-            values = np.asarray(self.estimator.predict(X), dtype=np.float64)
+            values = np.asarray(self._compute(X), dtype=np.float64)
             return Prediction(values, warnings=warnings)
-        probabilities = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        probabilities = np.asarray(self._compute(X), dtype=np.float64)
         # The label is the most probable class: one pass over the model, and
         # the label can never disagree with the probabilities shown beside it.
         labels = self._classes[probabilities.argmax(axis=1)]
