@@ -1,0 +1,50 @@
+"""An isolated app and test client per test (like Flask's tutorial
+conftest), talking to a fake endpoint through a transport adapter mounted
+on the injected session."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from web_fakes import BASE_URL, FakeEndpoint, FakeTransport
+
+from web_app import Settings, create_app
+
+
+@pytest.fixture
+def endpoint() -> FakeEndpoint:
+    return FakeEndpoint()
+
+
+@pytest.fixture
+def transport(endpoint: FakeEndpoint) -> FakeTransport:
+    return FakeTransport(endpoint)
+
+
+@pytest.fixture
+def session(transport: FakeTransport) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", transport)
+    session.mount("https://", transport)
+    return session
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        model_url=BASE_URL, secret_key="test-secret", retry_backoff=0, metadata_cache_seconds=5
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, session: requests.Session) -> Flask:
+    app = create_app(settings, session)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,261 @@
+"""Fakes at the web app's boundary: a model endpoint answering through a
+`requests` transport adapter (no network, no mock library), and helpers to
+build responses and the exceptions requests raises."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import requests
+from flask.testing import FlaskClient
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+from shared.card import Feature, ModelCard, Target, Training
+from shared.codecs import InputSchema, decode
+from shared.media import request_format
+from shared.problems import PROBLEM_MEDIA_TYPE, PayloadError
+
+BASE_URL = "http://model.test:8080"
+
+Outcome = requests.Response | Exception
+Handler = Callable[[requests.PreparedRequest], Outcome]
+
+
+def _training() -> Training:
+    return Training(
+        dataset="test",
+        rows=100,
+        test_rows=20,
+        estimator="Fake()",
+        libraries={},
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def iris_card(version: str = "1") -> ModelCard:
+    return ModelCard(
+        name="iris",
+        version=version,
+        task="classification",
+        description="Species of iris flowers.",
+        features=[
+            Feature(
+                name="sepal_length",
+                description="Length of the sepal",
+                unit="cm",
+                min=4.3,
+                max=7.9,
+                example=5.7,
+            ),
+            Feature(
+                name="sepal_width",
+                description="Width of the sepal",
+                unit="cm",
+                min=2.0,
+                max=4.4,
+                example=3.0,
+            ),
+            Feature(
+                name="petal_length",
+                description="Length of the petal",
+                unit="cm",
+                min=1.0,
+                max=6.9,
+                example=4.2,
+            ),
+            Feature(
+                name="petal_width",
+                description="Width of the petal",
+                unit="cm",
+                min=0.1,
+                max=2.5,
+                example=1.2,
+            ),
+        ],
+        target=Target(name="species", classes=["setosa", "versicolor", "virginica"]),
+        metrics={"accuracy": 0.97},
+        training=_training(),
+        sha256="a" * 64,
+    )
+
+
+def diabetes_card() -> ModelCard:
+    return ModelCard(
+        name="diabetes",
+        version="2",
+        task="regression",
+        description="Disease progression one year on.",
+        features=[
+            Feature(name="age", description="Age", unit="years", min=19, max=79, example=48),
+            Feature(
+                name="bmi",
+                description="Body mass index",
+                unit="kg/m²",
+                min=18,
+                max=42.2,
+                example=25.7,
+            ),
+        ],
+        target=Target(name="disease_progression"),
+        metrics={"r2": 0.45},
+        training=_training(),
+        sha256="b" * 64,
+    )
+
+
+def response(
+    request: requests.PreparedRequest,
+    status: int = 200,
+    body: bytes | dict[str, Any] | list[Any] = b"",
+    content_type: str | None = None,
+    headers: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> requests.Response:
+    """A `requests.Response` as an HTTPAdapter would build it."""
+    if not isinstance(body, bytes):
+        body = orjson.dumps(body)
+        content_type = content_type or "application/json"
+    answer = requests.Response()
+    answer.status_code = status
+    answer.reason = reason or {
+        200: "OK",
+        422: "Unprocessable Entity",
+        503: "Service Unavailable",
+    }.get(status, "Status")
+    answer.headers = CaseInsensitiveDict(
+        {
+            "content-type": content_type or "text/plain",
+            "content-length": str(len(body)),
+            **(headers or {}),
+        }
+    )
+    answer._content = body
+    answer.url = request.url or ""
+    answer.request = request
+    return answer
+
+
+def refused(request: requests.PreparedRequest) -> requests.ConnectionError:
+    """What requests raises when nothing listens (urllib3's NewConnectionError
+    wrapped in a MaxRetryError)."""
+    reason = NewConnectionError(
+        None, "Failed to establish a new connection: [Errno 111] Connection refused"
+    )  # type: ignore[arg-type]
+    return requests.ConnectionError(MaxRetryError(None, request.url, reason), request=request)  # type: ignore[arg-type]
+
+
+def dropped(request: requests.PreparedRequest) -> requests.ConnectionError:
+    """What requests raises when the server closes the connection mid-answer."""
+    return requests.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")), request=request
+    )
+
+
+class FakeTransport(BaseAdapter):
+    """A transport adapter that answers from a function instead of a socket;
+    it records every request and the timeouts it was sent with."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self.handler = handler
+        self.requests: list[requests.PreparedRequest] = []
+        self.timeouts: list[Any] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.requests.append(request)
+        self.timeouts.append(kwargs.get("timeout"))
+        outcome = self.handler(request)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeEndpoint:
+    """The model service's three native routes, enough of them for the web
+    app: `/metadata` serves `card`, `/invocations` decodes with the shared
+    codecs and predicts from the first feature. Set `fail` to answer every
+    call (or only `fail_paths`) with an outcome instead."""
+
+    card: ModelCard = field(default_factory=iris_card)
+    fail: Handler | None = None
+    fail_paths: tuple[str, ...] = ("/invocations", "/metadata", "/ping")
+    warn: bool = True
+    calls: list[str] = field(default_factory=list)
+
+    def __call__(self, request: requests.PreparedRequest) -> Outcome:
+        path = (request.path_url or "/").split("?")[0]
+        self.calls.append(path)
+        if self.fail is not None and path in self.fail_paths:
+            return self.fail(request)
+        if path == "/metadata":
+            return response(request, body=self.card.model_dump(mode="json"))
+        if path == "/ping":
+            return response(request, body=b"", content_type="text/plain")
+        if path == "/invocations":
+            return self.invocations(request)
+        return response(request, 404, {"title": "Not Found", "status": 404}, PROBLEM_MEDIA_TYPE)
+
+    def invocations(self, request: requests.PreparedRequest) -> requests.Response:
+        request_id = str(request.headers.get("X-Request-ID", "generated"))
+        headers = {
+            "X-Request-ID": request_id,
+            "X-Model-Name": self.card.name,
+            "X-Model-Version": self.card.version,
+        }
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        try:
+            fmt = request_format(str(request.headers.get("Content-Type", "")))
+            rows = decode(body, fmt, InputSchema(tuple(self.card.feature_names)))
+        except PayloadError as exc:
+            problem = exc.to_problem(request_id).model_dump(mode="json", exclude_none=True)
+            return response(request, exc.status, problem, PROBLEM_MEDIA_TYPE, headers)
+        answer: dict[str, Any] = {"model": {"name": self.card.name, "version": self.card.version}}
+        first = self.card.features[0]
+        if self.card.is_classifier:
+            classes = self.card.target.classes or []
+            # The first feature picks the class: below 5 the first, below 6 the second, else the last.
+            picks = [min(len(classes) - 1, max(0, int(row[0]) - 4)) for row in rows]
+            answer["predictions"] = [classes[p] for p in picks]
+            answer["probabilities"] = [
+                [0.94 if i == p else 0.06 / (len(classes) - 1) for i in range(len(classes))]
+                for p in picks
+            ]
+            answer["classes"] = classes
+        else:
+            answer["predictions"] = [float(row[0]) * 3.0 for row in rows]
+        warnings = [
+            {"row": i, "feature": first.name, "message": f"{row[0]} is outside the training range"}
+            for i, row in enumerate(rows)
+            if self.warn and not first.min <= row[0] <= first.max
+        ]
+        if warnings:
+            answer["warnings"] = warnings
+        return response(request, 200, answer, "application/json", headers)
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """The token a real browser would have from the page's form."""
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def form_fields(client: FlaskClient, path: str = "/") -> dict[str, str]:
+    """Every named input of the page's first form with its value, as a browser would send it."""
+    page = client.get(path).get_data(as_text=True)
+    form = page.split("</form>")[0]
+    fields = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', form, flags=re.S))
+    fields["format"] = "json"
+    return fields
