@@ -80,7 +80,10 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
     """RFC 4180 rows; a header row is used when declared (`header=present`)
     or when the first row is exactly the feature names, in any order."""
     try:
-        lines = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
+        if '"' in text:
+            lines = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
+        else:  # no quoting: RFC 4180 reduces to splitting at commas, several times faster
+            lines = [line.split(",") for line in text.splitlines() if line]
     except csv.Error as exc:
         raise MalformedPayload(f"The body is not valid CSV: {exc}.") from None
     if not lines:
@@ -97,6 +100,9 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
         if not lines:
             raise InvalidRows("The CSV body has a header but no data rows.")
     _check_row_count(len(lines), schema)
+    fast = _fast_array(lines, len(columns), schema, allow_strings=True)
+    if fast is not None:
+        return fast if order is None else np.ascontiguousarray(fast[:, order])
     rows: list[list[float]] = []
     errors: list[CellError] = []
     for index, line in enumerate(lines):
@@ -183,9 +189,15 @@ def decode_json(body: bytes, schema: InputSchema, charset: str = "utf-8") -> np.
     by_name = columns is None and isinstance(rows[0], Mapping)
     if by_name and charset in ("utf-8", "utf8"):
         _reject_duplicate_keys(body)
-    errors: list[CellError] = []
     order = _column_order(columns, schema) if columns is not None else None
     names = columns if columns is not None else schema.features
+    # Booleans hide inside a numeric numpy array (True -> 1.0), so the fast
+    # path is only taken when the body cannot hold one.
+    if not by_name and b"true" not in body and b"false" not in body:
+        fast = _fast_array(rows, len(names), schema, allow_strings=False)
+        if fast is not None:
+            return fast if order is None else np.ascontiguousarray(fast[:, order])
+    errors: list[CellError] = []
     out = [_json_row(row, i, schema, errors, names, order, by_name) for i, row in enumerate(rows)]
     if errors:
         raise InvalidRows.from_errors(errors)
@@ -427,6 +439,31 @@ def _reject_duplicate_keys(body: bytes) -> None:
                 for row, name in duplicates
             ]
         )
+
+
+def _fast_array(
+    rows: list[Any], width: int, schema: InputSchema, allow_strings: bool
+) -> np.ndarray | None:
+    """The rows as a float array when every cell is plainly valid, so numpy
+    can convert them in one call; None sends them down the cell-by-cell path,
+    which finds and names whatever is wrong."""
+    try:
+        if allow_strings:
+            array = np.array(rows, dtype=np.float64)
+            if any(
+                "_" in cell for row in rows for cell in row
+            ):  # numpy, like float(), takes "1_000"
+                return None
+        else:
+            array = np.array(rows)
+            if array.dtype.kind not in "fi":  # strings, None, objects, booleans only
+                return None
+            array = array.astype(np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
+        return None
+    return array
 
 
 def _check_row_count(count: int, schema: InputSchema) -> None:
