@@ -67,8 +67,8 @@ def start_process(
         try:
             if requests.get(service.url + ready_path, timeout=1).status_code == 200:
                 return service
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or listening but still loading (gunicorn binds before its workers boot)
         time.sleep(0.1)
     service.stop()
     raise RuntimeError(f"{args[0]} was not ready within {START_TIMEOUT} s:\n{service.output()}")
@@ -113,3 +113,29 @@ def start_model_service(tmp_path: Path) -> Iterator[StartModelService]:
             return stack.enter_context(model_service(model_dir, tmp_path, port, **env))
 
         yield start
+
+
+@contextmanager
+def web_app(
+    model_url: str, log_dir: Path, port: int | None = None, *, server: str = "gunicorn", **env: str
+) -> Iterator[ServiceProcess]:
+    """The web app in front of `model_url`, stopped on exit: as the container
+    runs it (gunicorn on `web_app.wsgi:app`, two workers sharing one secret
+    key) or, with `server="dev"`, `python -m web_app`. Ready once /healthz
+    is 200, whatever the state of the model service."""
+    port = port or free_port()
+    if server == "gunicorn":
+        args = ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "web_app.wsgi:app"]
+    else:
+        args = ["web_app", "--model-url", model_url, "--host", "127.0.0.1", "--port", str(port)]
+    settings = {
+        "WEB_APP_MODEL_URL": model_url,
+        "WEB_APP_SECRET_KEY": "integration-tests",
+        "WEB_APP_METADATA_CACHE_SECONDS": "1",
+        **env,
+    }
+    service = start_process(args, "/healthz", log_dir / f"web_app-{port}.log", port, settings)
+    try:
+        yield service
+    finally:
+        service.stop()
