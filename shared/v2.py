@@ -153,7 +153,7 @@ def decode_request(
     send back. `header_length` is the `Inference-Header-Content-Length`
     header (None when the body is JSON only); `outputs` the model's output
     names."""
-    if not body.strip():
+    if not body or body.isspace():  # (strip() would copy a large body)
         raise MalformedPayload("The request body is empty; send an inference request.")
     header, binary = _split(body, header_length)
     document = codecs.parse_json(header)

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.bodies import read_body
-from model_service.dependencies import PredictorDep, SettingsDep
+from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.predictor import Predictor
 from shared import v2
@@ -216,8 +216,12 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type=_JSON)
 
 
-def _served(request: Request, predictor: Predictor) -> None:
-    """404 unless the path names the model served (and its version, if any)."""
+def _served(request: Request) -> Predictor:
+    """The predictor, or 404 unless the path names the model served (and
+    its version, if any). The dependency functions are called, not declared
+    with Depends: FastAPI runs a plain `def` dependency in the thread pool,
+    two thread hops that cost more than a one-row prediction."""
+    predictor = get_predictor(request)
     name = request.path_params["name"]
     version = request.path_params.get("version")
     ref = predictor.ref
@@ -227,6 +231,42 @@ def _served(request: Request, predictor: Predictor) -> None:
         raise NotFound(
             f"Unknown version {version!r} of model {name!r}; this server serves version {ref.version!r}."
         )
+    return predictor
+
+
+# Inference first: routes are matched in the order they are added, and
+# this is the one under load.
+@router.post(
+    "/v2/models/{name}/infer",
+    summary="Inference",
+    response_model=InferenceResponse,
+    responses={200: _INFER_200, **_errors(400, 404, 413, 415, 422, 503)},
+    openapi_extra={**_path("name"), **_INFER_BODY},
+)
+@router.post(
+    "/v2/models/{name}/versions/{version}/infer",
+    summary="Inference, on a version",
+    response_model=InferenceResponse,
+    responses={200: _INFER_200, **_errors(400, 404, 413, 415, 422, 503)},
+    openapi_extra={**_path("name", "version"), **_INFER_BODY},
+)
+async def infer(request: Request) -> Response:
+    predictor = _served(request)
+    settings = get_settings(request)
+    _check_media_type(request.headers.get("content-type"))
+    body = await read_body(request, settings.max_body_bytes)
+    decoded = v2.decode_request(
+        body,
+        request.headers.get(v2.HEADER_LENGTH),
+        predictor.schema,
+        v2.output_names(predictor.card),
+    )
+    request.state.rows = len(decoded.X)
+    prediction = await predictor.predict_async(decoded.X, settings.inline_cells)
+    content, header_length = v2.encode_response(prediction, predictor.ref, decoded)
+    if header_length is None:
+        return Response(content, media_type=_JSON)
+    return Response(content, media_type=v2.BINARY_MEDIA_TYPE, headers={_HEADER: str(header_length)})
 
 
 @router.get(
@@ -245,7 +285,8 @@ async def server_live() -> Response:
     response_model=ServerReady,
     responses=_errors(503),
 )
-async def server_ready(predictor: PredictorDep) -> Response:
+async def server_ready(request: Request) -> Response:
+    get_predictor(request)  # 503 until the model is loaded
     return _json({"ready": True})
 
 
@@ -273,8 +314,8 @@ async def server_metadata(request: Request) -> Response:
     responses=_errors(404, 503),
     openapi_extra=_path("name", "version"),
 )
-async def model_metadata(request: Request, predictor: PredictorDep) -> Response:
-    _served(request, predictor)
+async def model_metadata(request: Request) -> Response:
+    predictor = _served(request)
     return _json(v2.model_metadata(predictor.card))
 
 
@@ -292,41 +333,9 @@ async def model_metadata(request: Request, predictor: PredictorDep) -> Response:
     responses=_errors(404, 503),
     openapi_extra=_path("name", "version"),
 )
-async def model_ready(request: Request, predictor: PredictorDep) -> Response:
-    _served(request, predictor)
+async def model_ready(request: Request) -> Response:
+    predictor = _served(request)
     return _json({"name": predictor.ref.name, "ready": True})
-
-
-@router.post(
-    "/v2/models/{name}/infer",
-    summary="Inference",
-    response_model=InferenceResponse,
-    responses={200: _INFER_200, **_errors(400, 404, 413, 415, 422, 503)},
-    openapi_extra={**_path("name"), **_INFER_BODY},
-)
-@router.post(
-    "/v2/models/{name}/versions/{version}/infer",
-    summary="Inference, on a version",
-    response_model=InferenceResponse,
-    responses={200: _INFER_200, **_errors(400, 404, 413, 415, 422, 503)},
-    openapi_extra={**_path("name", "version"), **_INFER_BODY},
-)
-async def infer(request: Request, predictor: PredictorDep, settings: SettingsDep) -> Response:
-    _served(request, predictor)
-    _check_media_type(request.headers.get("content-type"))
-    body = await read_body(request, settings.max_body_bytes)
-    decoded = v2.decode_request(
-        body,
-        request.headers.get(v2.HEADER_LENGTH),
-        predictor.schema,
-        v2.output_names(predictor.card),
-    )
-    request.state.rows = len(decoded.X)
-    prediction = await predictor.predict_async(decoded.X, settings.inline_cells)
-    content, header_length = v2.encode_response(prediction, predictor.ref, decoded)
-    if header_length is None:
-        return Response(content, media_type=_JSON)
-    return Response(content, media_type=v2.BINARY_MEDIA_TYPE, headers={_HEADER: str(header_length)})
 
 
 def _check_media_type(content_type: str | None) -> None:
