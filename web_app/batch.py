@@ -255,6 +255,7 @@ def _unavailable(exc: EndpointError, kept: list[tuple[str, str]] | None = None) 
         "unavailable.html",
         failure=failure,
         kept=kept or [],
+        values=[],
         retry_action=url_for("batch.batch_predict") if kept else url_for("batch.batch_form"),
         inspector=present.inspector(exc.exchange),
     )

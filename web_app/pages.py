@@ -115,11 +115,19 @@ def _unavailable(exc: EndpointError, submitted: Mapping[str, str]) -> Page:
     in hidden fields so 'Try again' sends it once more."""
     failure = explain(exc)
     kept = [(k, v) for k, v in submitted.items() if k != "csrf_token"]
+    # The typed values stay visible and editable, labelled by feature name
+    # (the descriptions and ranges came with the card this process lacks).
+    values = [
+        (form.FIELD_PREFIX + name, present.label(name), v)
+        for k, v in kept
+        if (name := k.removeprefix(form.FIELD_PREFIX)) != k
+    ]
     html = render_template(
         "unavailable.html",
         failure=failure,
-        kept=kept,
-        retry_action=url_for("pages.predict") if kept else url_for("pages.index"),
+        kept=[(k, v) for k, v in kept if not k.startswith(form.FIELD_PREFIX)],
+        values=values,
+        retry_action=url_for("pages.predict") if submitted else url_for("pages.index"),
         inspector=present.inspector(exc.exchange),
     )
     return html, failure.status

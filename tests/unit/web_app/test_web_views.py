@@ -307,12 +307,14 @@ def test_a_submit_with_no_model_card_known_keeps_the_input_for_a_retry(
     answer = client.post("/predict", data=fields)
     assert answer.status_code == 503
     text = html.unescape(answer.get_data(as_text=True))
-    assert '<input type="hidden" name="x:sepal_width" value="3.3">' in text
+    assert re.search(
+        r'<label for="kept-2">Sepal width</label>\s*<input id="kept-2" name="x:sepal_width"[^>]*value="3.3"',
+        text,
+    )  # kept visibly, to edit before trying again
     assert 'name="csrf_token"' in text
+    assert '<input type="hidden" name="model"' in text
     endpoint.fail = None
-    retried = {
-        k: v for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', text)
-    }
+    retried = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', text))
     again = client.post("/predict", data=retried)
     assert again.status_code == 200
 
