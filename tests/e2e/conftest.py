@@ -79,8 +79,9 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
         # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
         "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
         "MODEL_SERVICE_PUBLISH_PORT": str(model_port),
-        "WEB_APP_SECRET_KEY": secrets.token_hex(16),
     }
+    # Unset, as in the quick start: the app's workers must share its random key.
+    env.pop("WEB_APP_SECRET_KEY", None)
     stack = Stack(compose, project, env, web_port, model_port, timings)
     try:
         started = time.monotonic()
