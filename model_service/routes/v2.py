@@ -10,6 +10,7 @@ Errors are `{"error": "..."}` (model_service.errors does that for `/v2`).
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.predictor import Predictor
 from shared import v2
-from shared.problems import UnsupportedMediaType
+from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])
 
@@ -155,7 +156,8 @@ _ERRORS = {
     "input or output name, binary data lengths that do not add up.",
     404: "No such model or version.",
     413: "The body is over the size limit, or has more rows than the row limit.",
-    415: "A Content-Type other than application/json or application/octet-stream.",
+    415: "A Content-Type other than application/json or application/octet-stream, or a "
+    "Content-Encoding other than gzip or deflate.",
     422: "The tensors are well formed but a value is not valid input: a non-number, NaN/inf "
     "where the model needs every value.",
     500: "A bug; the body is generic and the log has the details.",
@@ -255,6 +257,7 @@ async def infer(request: Request) -> Response:
     settings = get_settings(request)
     _check_media_type(request.headers.get("content-type"))
     body = await read_body(request, settings.max_body_bytes)
+    body = _decompressed(body, request.headers.get("content-encoding"), settings.max_body_bytes)
     decoded = v2.decode_request(
         body,
         request.headers.get(v2.HEADER_LENGTH),
@@ -349,3 +352,28 @@ def _check_media_type(content_type: str | None) -> None:
             f"Content-Type {media_type!r} is not an inference request; send {_JSON} "
             f"(or {v2.BINARY_MEDIA_TYPE} with the {_HEADER} header)."
         )
+
+
+def _decompressed(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body as sent before `Content-Encoding` (gzip and deflate, which
+    tritonclient's request_compression_algorithm uses), held to the same
+    size limit once inflated, so a small bomb cannot become a large body."""
+    kind = (encoding or "").strip().lower()
+    if kind in ("", "identity"):
+        return body
+    if kind not in ("gzip", "deflate"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {kind!r} is not supported; send gzip, deflate or an uncompressed body."
+        )
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if kind == "gzip" else zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise MalformedPayload(f"The body is not valid {kind} data ({exc}).") from None
+    if len(inflated) > limit:
+        raise PayloadTooLarge(
+            f"The body inflates to more than the limit of {limit:,} bytes; split the batch."
+        )
+    if not inflater.eof:
+        raise MalformedPayload(f"The {kind} body ends before its compressed data does.")
+    return inflated

@@ -237,3 +237,31 @@ def test_errors_reach_the_client_as_messages(
         client.infer(name, [tensor], model_version="999")
     assert caught.value.status() == "404"
     assert client.is_server_ready()  # and it keeps answering
+
+
+@pytest.mark.parametrize("compression", ["gzip", "deflate"])
+def test_compressed_requests(
+    client: httpclient.InferenceServerClient,
+    served: tuple[str, ServiceProcess],
+    rows: np.ndarray,
+    compression: str,
+) -> None:
+    name, service = served
+    tensor = httpclient.InferInput("input-0", list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows)
+    result = client.infer(name, [tensor], request_compression_algorithm=compression)
+    expected = native(service, rows)
+    assert_same_predictions(result, expected, all_outputs(expected))
+
+
+def test_a_large_binary_batch(
+    client: httpclient.InferenceServerClient, served: tuple[str, ServiceProcess]
+) -> None:
+    name, service = served
+    X, _ = RECIPES[name].load()
+    X = np.ascontiguousarray(np.resize(X, (10_000, X.shape[1])), dtype=np.float64)
+    tensor = httpclient.InferInput("input-0", list(X.shape), "FP64")
+    tensor.set_data_from_numpy(X)
+    result = client.infer(name, [tensor])
+    expected = native(service, X)
+    assert_same_predictions(result, expected, all_outputs(expected))

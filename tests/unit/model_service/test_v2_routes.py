@@ -4,6 +4,8 @@ and a table of malformed requests that must each get a 4xx {"error"}."""
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from model_service import create_app
+from model_service.package import ModelPackage
+from model_service.settings import Settings
 from shared import v2
 
 ClientFactory = Callable[..., TestClient]
@@ -215,6 +220,57 @@ def test_rows_are_counted_in_the_request_log(
     with caplog.at_level("INFO", logger="model_service.access"):
         infer(client, one_row())
     assert any(getattr(r, "rows", None) == 1 for r in caplog.records)
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize(
+    ("encoding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)]
+)
+def test_compressed_requests(
+    client: TestClient, binary: bool, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    body, length = v2.encode_request({"input-0": np.array([ROW])}, binary=binary)
+    headers = {"Content-Encoding": encoding}
+    if length is not None:
+        headers["Inference-Header-Content-Length"] = str(length)
+    response = client.post("/v2/models/iris/infer", content=compress(body), headers=headers)
+    assert response.status_code == 200, response.text
+    _, arrays = v2.decode_response(response.content, None)  # outputs default to JSON
+    assert arrays["predict"].tolist() == ["setosa"]
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status"),
+    [
+        (b"not gzip at all", "gzip", 400),
+        (gzip.compress(orjson.dumps(one_row()))[:-12], "gzip", 400),
+        (orjson.dumps(one_row()), "br", 415),
+        (gzip.compress(b" " * 100_000), "gzip", 413),
+    ],
+    ids=["not gzip", "truncated", "unsupported encoding", "inflates past the limit"],
+)
+def test_bad_compressed_requests(
+    make_client: ClientFactory, body: bytes, encoding: str, status: int
+) -> None:
+    client = make_client("iris", max_body_bytes=10_000)
+    response = client.post(
+        "/v2/models/iris/infer", content=body, headers={"Content-Encoding": encoding}
+    )
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"}
+
+
+def test_not_ready_before_the_model_is_loaded(packages: dict[str, ModelPackage]) -> None:
+    # without the context manager the lifespan does not run: no predictor yet
+    client = TestClient(create_app(Settings(), model=packages["iris"]))
+    assert client.get("/v2/health/live").status_code == 200
+    for response in (
+        client.get("/v2/health/ready"),
+        client.get("/v2/models/iris/ready"),
+        client.post("/v2/models/iris/infer", content=orjson.dumps(one_row())),
+    ):
+        assert response.status_code == 503
+        assert set(response.json()) == {"error"}
 
 
 # --- malformed requests ---------------------------------------------------------------------
