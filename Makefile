@@ -41,3 +41,22 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models
+
+# `make run`: both services on this machine, without docker: the model
+# service (the bundled iris model unless MODEL_DIR is set) in the background,
+# the web app in the foreground; Ctrl-C stops both. The web app starts once
+# /ping answers 200 (at most 120 tries, half a second apart).
+RUN_MODEL_PORT ?= 8080
+RUN_WEB_PORT ?= 8000
+MODEL_DIR ?=
+
+run: install  ## model service on :8080 and web app on :8000, without docker
+	@$(BIN)/python -m model_service --host 127.0.0.1 --port $(RUN_MODEL_PORT) $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)) & \
+	model_pid=$$!; \
+	trap 'kill $$model_pid 2>/dev/null' EXIT INT TERM; \
+	for try in $$(seq 120); do \
+		$(BIN)/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$(RUN_MODEL_PORT)/ping', timeout=2)" 2>/dev/null && break; \
+		sleep 0.5; \
+	done; \
+	echo "web app: http://127.0.0.1:$(RUN_WEB_PORT)  (model service: http://127.0.0.1:$(RUN_MODEL_PORT))"; \
+	$(BIN)/python -m web_app --model-url http://127.0.0.1:$(RUN_MODEL_PORT) --host 127.0.0.1 --port $(RUN_WEB_PORT)
