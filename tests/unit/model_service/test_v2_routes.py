@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from model_service import create_app
 from model_service.package import ModelPackage
