@@ -139,8 +139,13 @@ class Stack:
         cmd = [*self.compose, "-f", str(COMPOSE_FILE), "-p", self.project, *args]
         return run(cmd, env={**self.env, **env}, timeout=timeout, check=check)
 
+    def container_ids(self, service: str) -> list[str]:
+        # --all: a container that is restarting is still this service's
+        # (compose v2 lists only running ones without it).
+        return self.compose_run("ps", "--all", "-q", service).stdout.split()
+
     def container_id(self, service: str) -> str:
-        ids = self.compose_run("ps", "-q", service).stdout.split()
+        ids = self.container_ids(service)
         assert len(ids) == 1, f"expected one {service} container, got {ids}"
         return ids[0]
 
@@ -149,7 +154,11 @@ class Stack:
         return data[0]
 
     def health(self, service: str) -> str:
-        state = self.inspect(self.container_id(service))["State"]
+        """healthy, starting, unhealthy; the state when there is no health yet; or missing."""
+        ids = self.container_ids(service)
+        if len(ids) != 1:
+            return "missing"
+        state = self.inspect(ids[0])["State"]
         return str(state.get("Health", {}).get("Status", state["Status"]))
 
     def metadata(self) -> dict[str, Any]:
