@@ -11,8 +11,9 @@ import numpy as np
 import orjson
 import pytest
 
-from shared import v2
+from shared import codecs, v2
 from shared.codecs import InputSchema
+from shared.media import request_format
 from shared.predictions import ModelRef, Prediction, RangeWarning
 from shared.problems import InvalidRows, MalformedPayload, PayloadError, PayloadTooLarge
 
@@ -406,3 +407,32 @@ def test_range_warnings_go_in_the_response_parameters() -> None:
     body, _ = v2.encode_response(warned, REF, _request(("predict", False)))
     parameters = orjson.loads(body)["parameters"]
     assert parameters == {"warnings": "row 1, bmi: 99 is above the largest value"}
+
+
+# --- the shared checks the V2 codec relies on ----------------------------------------------
+
+
+def test_check_array_words_errors_like_the_json_decoder() -> None:
+    body = b'{"instances": [[1, 2, NaN, 4]]}'.replace(b"NaN", b"1e400")
+    with pytest.raises(InvalidRows) as from_json:
+        codecs.decode(body, request_format("application/json"), SCHEMA)
+    with pytest.raises(InvalidRows) as from_array:
+        codecs.check_array(np.array([[1.0, 2.0, np.inf, 4.0]]), SCHEMA)
+    assert from_array.value.detail == from_json.value.detail
+
+
+def test_check_array_lists_a_bounded_number_of_cells_and_counts_all() -> None:
+    X = np.full((100, 4), np.nan)
+    with pytest.raises(InvalidRows) as caught:
+        codecs.check_array(X, SCHEMA)
+    assert len(caught.value.errors) == 50
+    assert caught.value.detail.startswith("400 errors")
+    assert codecs.check_array(X, MISSING_OK) is X
+
+
+def test_rows_to_array_is_the_json_decoders_cell_check() -> None:
+    np.testing.assert_array_equal(codecs.rows_to_array([[1, 2.5, 3, 4]], SCHEMA), [[1, 2.5, 3, 4]])
+    with pytest.raises(InvalidRows, match="expected 4 values, got 3"):
+        codecs.rows_to_array([[1, 2, 3]], SCHEMA)
+    with pytest.raises(PayloadTooLarge):
+        codecs.rows_to_array([[1, 2, 3, 4]] * 101, SCHEMA)
