@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Rows shown in the table; the download has them all.
 TABLE_ROWS = 100
-#: Range warnings listed; the rest are counted.
+#: Rows with range warnings listed; the rest are counted.
 LISTED_WARNINGS = 20
 
 Page = tuple[str, int]
@@ -217,9 +217,10 @@ def _results(
         shown = str(prediction) if card.is_classifier else present.number(float(prediction))
         cells = ["missing" if v is None else present.number(v) for v in row]
         table.append(TableRow(rows.line_of(i), cells, shown, confidence))
+    by_row = present.row_warnings(body.warnings or [], card, rows.rows)
     warnings = [
-        f"Line {rows.line_of(w.row)}: {present.warning_words(w, card, rows.rows)}"
-        for w in (body.warnings or [])[:LISTED_WARNINGS]
+        f"Line {rows.line_of(row)}: {words}."
+        for row, words in list(by_row.items())[:LISTED_WARNINGS]
     ]
     stem = secure_filename(PurePath(filename).stem) if filename else ""
     token = services().downloads.dumps(
@@ -238,8 +239,8 @@ def _results(
         if card.is_classifier
         else present.histogram([float(p) for p in body.predictions]),
         warnings=warnings,
-        more_warnings=max(0, len(body.warnings or []) - LISTED_WARNINGS),
-        warned_rows=len({w.row for w in body.warnings or []}),
+        more_warnings=max(0, len(by_row) - LISTED_WARNINGS),
+        warned_rows=len(by_row),
         download=token,
         header=rows.header,
         inspector=present.inspector(answer.exchange),

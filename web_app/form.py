@@ -60,7 +60,7 @@ def fields(
             feature=f,
             name=field_name(f),
             id=f"feature-{i}",
-            label=present.label(f.name),
+            label=present.field_label(f),
             value=values.get(f.name, ""),
             range_text=present.range_text(f),
             error=errors.get(f.name),

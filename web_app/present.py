@@ -29,6 +29,14 @@ def label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def field_label(feature: Feature) -> str:
+    """The form's label: `petal_length` -> `Petal length`; a short name the
+    description does not spell out is an abbreviation (`bmi` -> `BMI`)."""
+    if len(feature.name) <= 3 and not feature.description.lower().startswith(feature.name.lower()):
+        return feature.name.upper()
+    return label(feature.name)
+
+
 def with_unit(value: float, unit: str | None) -> str:
     return f"{number(value)} {unit}" if unit else number(value)
 
@@ -104,7 +112,8 @@ def warning_words(
     warning: RangeWarning, card: ModelCard, rows: Sequence[Sequence[float | None]]
 ) -> str:
     """`petal_length` out of range -> 'Petal length is 9.5 cm, above the
-    largest value seen in training (6.9 cm): ...'."""
+    largest value seen in training (6.9 cm).'; the endpoint's own message
+    when the value cannot be found."""
     feature = next((f for f in card.features if f.name == warning.feature), None)
     if feature is None or warning.row >= len(rows):
         return warning.message
@@ -117,10 +126,29 @@ def warning_words(
         side = f"below the smallest value seen in training ({with_unit(feature.min, feature.unit)})"
     else:
         return warning.message
-    return (
-        f"{label(feature.name)} is {with_unit(value, feature.unit)}, {side}. "
-        "The model still answers, but it is guessing beyond what it has learned."
-    )
+    return f"{field_label(feature)} is {with_unit(value, feature.unit)}, {side}."
+
+
+def row_warnings(
+    warnings: Sequence[RangeWarning], card: ModelCard, rows: Sequence[Sequence[float | None]]
+) -> dict[int, str]:
+    """Per row, its out-of-range values in one short phrase:
+    'Age -0.07 years (training: 19 to 79 years); BMI ...'."""
+    by_feature = {f.name: f for f in card.features}
+    out: dict[int, list[str]] = {}
+    for w in warnings:
+        feature = by_feature.get(w.feature)
+        value = (
+            rows[w.row][card.feature_names.index(w.feature)]
+            if feature and w.row < len(rows)
+            else None
+        )
+        if feature is None or value is None:
+            phrase = w.message
+        else:
+            phrase = f"{field_label(feature)} {with_unit(value, feature.unit)} (training: {range_text(feature)})"
+        out.setdefault(w.row, []).append(phrase)
+    return {row: "; ".join(phrases) for row, phrases in sorted(out.items())}
 
 
 def class_counts(predictions: Sequence[str | float], classes: Sequence[str]) -> list[Bar]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from web_fakes import diabetes_card, iris_card
 
+from shared.card import Feature
 from shared.predictions import PredictionBody, RangeWarning
 from web_app import present
 
@@ -42,6 +43,32 @@ def test_number(value: float, text: str) -> None:
 
 def test_label() -> None:
     assert present.label("petal_length") == "Petal length"
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "text"),
+    [
+        ("petal_length", "Length of the petal", "Petal length"),
+        ("bmi", "Body mass index", "BMI"),
+        ("age", "Age", "Age"),
+        ("sex", "Sex, coded 1 or 2", "Sex"),
+    ],
+)
+def test_field_labels_spell_out_abbreviations(name: str, description: str, text: str) -> None:
+    feature = Feature(name=name, description=description, min=0, max=1, example=0.5)
+    assert present.field_label(feature) == text
+
+
+def test_row_warnings_group_a_rows_values() -> None:
+    warnings = [
+        RangeWarning(row=1, feature="petal_width", message="m"),
+        RangeWarning(row=1, feature="sepal_length", message="m"),
+        RangeWarning(row=0, feature="colour", message="unknown"),
+    ]
+    assert present.row_warnings(warnings, iris_card(), [[5, 3, 1, 1], [9, 3, 1, 3]]) == {
+        0: "unknown",
+        1: "Petal width 3 cm (training: 0.1 to 2.5 cm); Sepal length 9 cm (training: 4.3 to 7.9 cm)",
+    }
 
 
 def test_verdict_of_a_classifier() -> None:
