@@ -12,6 +12,7 @@ from model_service.settings import Settings
 
 
 def get_predictor(request: Request) -> Predictor:
+    """The loaded model's predictor, or 503 while there is none."""
     predictor: Predictor | None = request.app.state.predictor
     if predictor is None:
         raise ServiceUnavailable("The model is still loading; try again in a moment.")
@@ -23,5 +24,18 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# The dependencies are async although they never wait: FastAPI runs plain
+# `def` dependencies in its thread pool, and two thread hops per request
+# cost more than a one-row prediction.
+
+
+async def _predictor(request: Request) -> Predictor:
+    return get_predictor(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+PredictorDep = Annotated[Predictor, Depends(_predictor)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
