@@ -54,6 +54,7 @@ Row = Sequence[float | None]
 T = TypeVar("T")
 
 USER_AGENT = "sklearn-endpoint-web-app/0.1"
+PING_TIMEOUT = 2.0  # seconds, for connecting and for the answer
 
 
 # --- what went over the wire ----------------------------------------------------
@@ -255,8 +256,13 @@ class EndpointClient:
         request = requests.Request(
             "GET", f"{self.base_url}/ping", headers={"User-Agent": USER_AGENT}
         )
+        # Short timeouts: a health check must answer well within the
+        # container's HEALTHCHECK timeout even when the endpoint hangs.
+        quick = (min(self.timeout[0], PING_TIMEOUT), min(self.timeout[1], PING_TIMEOUT))
         try:
-            response, _ = self._exchange(request, retry=False, raise_for_status=False)
+            response, _ = self._exchange(
+                request, retry=False, raise_for_status=False, timeout=quick
+            )
         except EndpointError as exc:
             return Ping(ready=False, status=None, detail=exc.message)
         ready = response.status == 200
@@ -269,7 +275,12 @@ class EndpointClient:
     # --- the wire ---
 
     def _exchange(
-        self, request: requests.Request, *, retry: bool, raise_for_status: bool = True
+        self,
+        request: requests.Request,
+        *,
+        retry: bool,
+        raise_for_status: bool = True,
+        timeout: tuple[float, float] | None = None,
     ) -> tuple[ReceivedResponse, Exchange]:
         prepared = self.session.prepare_request(request)
         sent = SentRequest(
@@ -284,21 +295,24 @@ class EndpointClient:
         def so_far(response: ReceivedResponse | None = None) -> Exchange:
             return Exchange(sent, response, attempts, (time.perf_counter() - started) * 1000)
 
+        connect_timeout, read_timeout = timeout or self.timeout
         budget = 1 + (self.retries if retry else 0)
         raw: requests.Response | None = None
         for attempt in range(1, budget + 1):
             attempts = attempt
             try:
-                raw = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+                raw = self.session.send(
+                    prepared, timeout=(connect_timeout, read_timeout), allow_redirects=False
+                )
                 break
             except requests.ConnectTimeout:
                 raise ConnectTimeout(
-                    f"the endpoint did not accept a connection within {self.timeout[0]:g} s",
+                    f"the endpoint did not accept a connection within {connect_timeout:g} s",
                     so_far(),
                 ) from None
             except requests.ReadTimeout:
                 raise ReadTimeout(
-                    f"the endpoint did not answer within {self.timeout[1]:g} s", so_far()
+                    f"the endpoint did not answer within {read_timeout:g} s", so_far()
                 ) from None
             except requests.ConnectionError as exc:
                 if not _refused(exc):

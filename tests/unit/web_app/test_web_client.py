@@ -344,4 +344,5 @@ def test_ping_reports_readiness_without_retrying(
     ping = endpoint_client.ping()
     assert (ping.ready, ping.status) == (ready, status)
     assert len(transport.requests) == 1
+    assert transport.timeouts == [(1.5, 2.0)]  # the read timeout capped for health checks
     assert sleeps == []
