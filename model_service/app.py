@@ -59,6 +59,9 @@ def create_app(settings: Settings, model: ModelPackage | None = None) -> FastAPI
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # OpenTelemetry hooks off: /metrics is Prometheus, and the hooks'
+        # per-request checks cost more than a one-row prediction's decoding.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = Metrics()

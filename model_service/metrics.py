@@ -50,6 +50,7 @@ class Metrics:
             ("status",),
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
         self.model = Gauge(
             "model_info",
             "The model being served (value 1).",
@@ -61,7 +62,18 @@ class Metrics:
         self.model.labels(card.name, card.version, card.task).set(1)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-        if status >= 400:
-            self.errors.labels(str(status)).inc()
+        # The labelled children are looked up once per label set and kept:
+        # prometheus_client's labels() validates and locks on every call.
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+                self.errors.labels(str(status)) if status >= 400 else None,
+            )
+        requests, latency, errors = children
+        requests.inc()
+        latency.observe(seconds)
+        if errors is not None:
+            errors.inc()
