@@ -61,6 +61,9 @@ class Metrics:
     def model_loaded(self, card: ModelCard) -> None:
         self.model.labels(card.name, card.version, card.task).set(1)
 
+    def rows_predicted(self, path: str, rows: int) -> None:
+        self.rows.labels("v2" if path.startswith("/v2/") else "native").inc(rows)
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         # The labelled children are looked up once per label set and kept:
         # prometheus_client's labels() validates and locks on every call.

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from model_service.metrics import Metrics
 
 log = logging.getLogger("model_service.access")
-_VALID_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
+#: A caller's request id is echoed when it is visible ASCII (spaces allowed)
+#: and not absurdly long; anything else gets a fresh id.
+_VALID_ID = re.compile(rb"^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$")
 
 
 class RequestContext:
@@ -31,6 +33,9 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        head = scope["method"] == "HEAD"
+        if head:  # HEAD is GET without the body (RFC 9110), on every GET route
+            scope = {**scope, "method": "GET"}
         request_id = _request_id(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
@@ -47,6 +52,8 @@ class RequestContext:
                 headers.append((b"x-request-id", request_id))
                 headers.extend(getattr(app_state, "model_headers", ()))
                 message["headers"] = headers
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -64,11 +71,13 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
             self.metrics.observe(template, scope["method"], status, elapsed)
+            if status == 200 and state.get("rows"):
+                self.metrics.rows_predicted(scope["path"], state["rows"])
             log.info(
                 "request",
                 extra={
                     "request_id": state["request_id"],
-                    "method": scope["method"],
+                    "method": "HEAD" if head else scope["method"],
                     "path": scope["path"],
                     "status": status,
                     "rows": state.get("rows"),

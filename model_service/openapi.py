@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from model_service.errors import V2_PREFIX
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 _DESCRIPTIONS = {
@@ -22,6 +23,7 @@ _DESCRIPTIONS = {
     503: "The model is not loaded yet.",
 }
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
+V2_ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/V2Error"}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -47,7 +49,25 @@ def install(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            _document_wrong_methods(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_wrong_methods(schema: dict[str, Any]) -> None:
+    """Every route answers 405 to a method it does not take (HEAD excepted
+    on GET routes); say so on each operation, in the body its protocol uses."""
+    for path, operations in schema.get("paths", {}).items():
+        allowed = ", ".join(sorted(method.upper() for method in operations))
+        body = V2_ERROR_SCHEMA_REF if path.startswith(V2_PREFIX) else PROBLEM_SCHEMA_REF
+        media_type = "application/json" if path.startswith(V2_PREFIX) else PROBLEM_MEDIA_TYPE
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault(
+                "405",
+                {
+                    "description": f"Another method than {allowed}; the Allow header lists the ones this route takes.",
+                    "content": {media_type: {"schema": body}},
+                },
+            )

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(
-        default=20 * 1024 * 1024, ge=1, description="Largest request body, in bytes (413 above)."
+        default=20_000_000,
+        ge=1,
+        description="Largest request body in bytes, 20 MB by default (413 above).",
     )
     max_rows: int = Field(
         default=100_000, ge=1, description="Most rows one request may carry (413 above)."

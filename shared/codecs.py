@@ -91,7 +91,9 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
     first = [cell.strip() for cell in lines[0]]
     if header is None:
         header = sorted(first) == sorted(schema.features)
-    columns: Sequence[Column] = list(range(schema.width))
+    # Without a header the columns are the features in model order, so an
+    # error can still name its feature.
+    columns: Sequence[Column] = schema.features
     order: list[int] | None = None
     if header:
         order = _column_order(first, schema)
@@ -211,16 +213,19 @@ def _parse_json(body: bytes, charset: str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
-    # orjson refuses numbers beyond float range; the stdlib parser reads them
-    # (as inf or big ints) so that they can be reported as a 422 on their cell.
+    # orjson refuses what Python's json module writes for non-finite floats
+    # (NaN, Infinity) and numbers beyond float range. The stdlib parser reads
+    # them (integers too long for Python's int() as floats, i.e. inf), so
+    # they are reported as a 422 on their cell.
     try:
-        return json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
+        return json.loads(body, parse_int=_parse_int, parse_constant=float)
+    except RecursionError:
+        raise InvalidRows(
+            "The body nests lists or objects too deep to read; rows are lists of numbers "
+            "or objects of feature values."
+        ) from None
+    except ValueError as exc:
         raise MalformedPayload(f"The body is not valid JSON: {exc}.") from None
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _rows_of(document: Any) -> tuple[list[str] | None, Any]:
@@ -410,6 +415,12 @@ def _checked(
     return value
 
 
+def _parse_int(text: str) -> int | float:
+    # int() refuses more than 4,300 digits; such a number is out of float
+    # range anyway, and float() says so by returning inf.
+    return int(text) if len(text) < 300 else float(text)
+
+
 def _reject_duplicate_keys(body: bytes) -> None:
     """Rows given by name must not name a feature twice; orjson keeps the last
     silently, so objects are read again with a hook that sees every pair."""
@@ -427,7 +438,7 @@ def _reject_duplicate_keys(body: bytes) -> None:
         return dict(items)
 
     try:
-        json.loads(body, object_pairs_hook=pairs)
+        json.loads(body, object_pairs_hook=pairs, parse_int=_parse_int, parse_constant=float)
     except ValueError:
         return  # already parsed once; numbers out of range are reported per cell
     if duplicates:

@@ -298,11 +298,6 @@ def test_request_ids_are_echoed_or_generated_on_every_kind_of_answer(iris: str) 
         assert fresh.headers["X-Request-ID"] != sent.headers["X-Request-ID"]
 
 
-@pytest.mark.xfail(
-    reason="X-Request-ID 'req 1' (a space; also ',', ';', '{', '<' or >128 chars) is silently "
-    "replaced by a generated id; DESIGN 4.1: 'echoed when the caller sent one'",
-    strict=True,
-)
 def test_a_request_id_with_a_space_is_echoed(iris: str) -> None:
     answer = requests.get(iris + "/ping", headers={"X-Request-ID": "req 1"}, timeout=10)
     assert answer.headers["X-Request-ID"] == "req 1"
@@ -334,11 +329,6 @@ def test_metadata_is_the_card_on_disk(
             assert {"name", "type", "description", "unit", "min", "max", "example"} <= set(feature)
 
 
-@pytest.mark.xfail(
-    reason="GET /metrics after successful predictions: 'predicted_rows_total' has HELP/TYPE "
-    "lines but no sample at all; DESIGN 4.1: /metrics reports 'rows predicted'",
-    strict=True,
-)
 def test_metrics_count_the_rows_predicted(iris: str) -> None:
     assert post(iris, "5.1,3.5,1.4,0.2\n6,3,5,2\n7,3,5,2\n", "text/csv").status_code == 200
     text = requests.get(iris + "/metrics", timeout=10).text
@@ -359,11 +349,6 @@ def test_metrics_count_requests_latencies_and_errors_by_status(iris: str) -> Non
     assert "http_request_duration_seconds_bucket" in text
 
 
-@pytest.mark.xfail(
-    reason="HEAD /ping, /metadata, /metrics answer 405 (Allow: GET); RFC 9110 9.3.2 HEAD is "
-    "GET without a body and health checkers use it",
-    strict=True,
-)
 @pytest.mark.parametrize("path", ["/ping", "/metadata", "/metrics"])
 def test_head_works_where_get_does(iris: str, path: str) -> None:
     answer = requests.head(iris + path, timeout=10)
@@ -412,12 +397,6 @@ def test_openapi_has_no_default_validation_error_and_problem_json_errors(iris: s
                     assert list(response["content"]) == [PROBLEM], (path, status)
 
 
-@pytest.mark.xfail(
-    reason="GET /invocations answers 405 problem+json, but /openapi.json lists no 405 for "
-    "/invocations (nor any route); DESIGN 4.3: the OpenAPI document describes every error "
-    "response a route can give",
-    strict=True,
-)
 def test_openapi_describes_405(iris: str) -> None:
     assert requests.get(iris + "/invocations", timeout=10).status_code == 405
     document = requests.get(iris + "/openapi.json", timeout=10).json()
@@ -503,12 +482,6 @@ def test_errors_point_at_rows_and_columns(iris: str) -> None:
     assert "'abc'" in body["errors"][0]["message"]
 
 
-@pytest.mark.xfail(
-    reason="CSV without a header, 4 columns, 'abc' on data row 3: errors = [{row: 3, column: 2}]; "
-    "DESIGN 4.3 example is {row: 3, column: 'petal_length'} and says column is the feature "
-    "name where known (the position in a full-width row names it; JSON lists already do)",
-    strict=True,
-)
 def test_headerless_csv_errors_name_the_feature(iris: str) -> None:
     body = assert_problem(
         post(iris, "5.1,3.5,1.4,0.2\n" * 3 + "5.1,3.5,abc,0.2\n", "text/csv"), 422
@@ -518,12 +491,6 @@ def test_headerless_csv_errors_name_the_feature(iris: str) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="JSON [[5.1, <5000 digits>, 1.4, 0.2]] answers 400 'not valid JSON: Exceeds the "
-    "limit (4300 digits) for integer string conversion ... use sys.set_int_max_str_digits()' "
-    "(Python internals, also on V2); DESIGN 4.3: numbers out of float range are 422",
-    strict=True,
-)
 def test_a_very_long_integer_is_out_of_float_range(iris: str) -> None:
     body = assert_problem(
         post(iris, "[[5.1, " + "9" * 5000 + ", 1.4, 0.2]]", "application/json"), 422
@@ -531,12 +498,6 @@ def test_a_very_long_integer_is_out_of_float_range(iris: str) -> None:
     assert "sys.set_int_max_str_digits" not in body["detail"]
 
 
-@pytest.mark.xfail(
-    reason="JSON with a NaN/Infinity token (what json.dumps and requests' json= send) answers "
-    "400 'NaN is not a JSON value' for every model; DESIGN 4.3 lists 'NaN/inf where "
-    "allow_missing is false' as 422 (CSV nan/inf do give 422)",
-    strict=True,
-)
 def test_json_nan_is_a_row_error_not_a_syntax_error(iris: str) -> None:
     answer = post(
         iris, json.dumps({"instances": [[5.1, float("nan"), 1.4, 0.2]]}), "application/json"
@@ -546,11 +507,6 @@ def test_json_nan_is_a_row_error_not_a_syntax_error(iris: str) -> None:
     assert body["errors"][0]["column"] == "sepal_width"
 
 
-@pytest.mark.xfail(
-    reason="JSON nested 100,000 arrays deep answers 400 'maximum recursion depth exceeded while "
-    "decoding a JSON array' (Python internals); DESIGN 4.3: rows nested too deep are 422",
-    strict=True,
-)
 def test_very_deep_nesting_is_a_row_error(iris: str) -> None:
     body = assert_problem(post(iris, "[" * 100_000 + "]" * 100_000, "application/json"), 422)
     assert "recursion" not in body["detail"]
@@ -564,11 +520,6 @@ def test_the_row_limit(iris: str) -> None:
     assert_alive(iris)
 
 
-@pytest.mark.xfail(
-    reason="a body of 20,000,001 bytes is accepted (200): the limit is 20 MiB = 20,971,520 "
-    "bytes; DESIGN 4.3 says 'default 20 MB' (SI MB = 20,000,000 bytes)",
-    strict=True,
-)
 def test_the_body_limit_is_20_mb(iris: str) -> None:
     body = b"5.1,3.5,1.4,0.2\n"
     assert_problem(post(iris, body + b"\n" * (20_000_001 - len(body)), "text/csv"), 413)

@@ -53,6 +53,18 @@ def test_metrics_count_requests_rows_and_errors(client: TestClient) -> None:
     assert 'http_errors_total{status="422"} 1.0' in text
     assert 'model_info{name="iris",task="classification",version="1"} 1.0' in text
     assert "http_request_duration_seconds_bucket" in text
+    assert 'predicted_rows_total{protocol="native"} 2.0' in text
+
+
+def test_head_is_get_without_a_body(client: TestClient) -> None:
+    for path in ("/ping", "/metadata"):
+        head = client.head(path)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["x-model-name"] == "iris"
+        assert head.headers["content-length"] == client.get(path).headers["content-length"]
+    assert client.head("/metrics").status_code == 200
+    assert client.head("/invocations").status_code == 405
 
 
 def walk(node: Any) -> list[Any]:
@@ -77,6 +89,9 @@ def test_openapi_describes_errors_as_problem_json(client: TestClient) -> None:
         }
     assert set(invocations["requestBody"]["content"]) == {"application/json", "text/csv"}
     assert "Problem" in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            assert "405" in operation["responses"], path
     refs = {n["$ref"] for n in walk(document) if isinstance(n, dict) and "$ref" in n}
     assert {ref.rsplit("/", 1)[1] for ref in refs} <= set(document["components"]["schemas"])
 

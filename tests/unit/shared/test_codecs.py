@@ -82,6 +82,9 @@ def test_header_absent_reads_a_first_row_of_names_as_data_and_says_so() -> None:
 
 
 def test_missing_values_become_nan_only_when_the_model_takes_them() -> None:
+    assert math.isnan(
+        run('{"instances": [[1, NaN, 3]]}', schema=LENIENT)[0, 1]
+    )  # as json.dumps writes it
     decoded = run('{"instances": [[1, null, 3]]}', schema=LENIENT)
     assert math.isnan(decoded[0, 1])
     decoded = run("1,,3\n4,nan,6", CSV, schema=LENIENT)
@@ -100,7 +103,17 @@ BAD = [
     ("   \n", CSV, MalformedPayload, None, None, "empty"),
     ("{", JSON, MalformedPayload, None, None, "not valid JSON"),
     ("[1, 2,", JSON, MalformedPayload, None, None, "not valid JSON"),
-    ('{"instances": [[1, 2, NaN]]}', JSON, MalformedPayload, None, None, "not valid JSON"),
+    ('{"instances": [[1, 2, NaN]]}', JSON, InvalidRows, 0, "c", "NaN"),
+    ('{"instances": [[1, Infinity, 3]]}', JSON, InvalidRows, 0, "b", "out of float range"),
+    (
+        '{"instances": [[1, 2, ' + "9" * 5000 + "]]}",
+        JSON,
+        InvalidRows,
+        0,
+        "c",
+        "out of float range",
+    ),
+    ("[" * 100_000 + "]" * 100_000, JSON, InvalidRows, None, None, "too deep"),
     ('"text"', JSON, MalformedPayload, None, None, "got a string"),
     ("{}", JSON, MalformedPayload, None, None, "an empty object"),
     ('{"rows": [[1, 2, 3]]}', JSON, MalformedPayload, None, None, "exactly one of"),
@@ -210,12 +223,12 @@ BAD = [
     ),
     ("1,2,3\n4,5", CSV, InvalidRows, 1, None, "expected 3 columns, got 2"),
     ("1,2,3\n4,5,6,7", CSV, InvalidRows, 1, None, "expected 3 columns, got 4"),
-    ("1,2,x", CSV, InvalidRows, 0, 2, "not a number: 'x'"),
-    ("1,2,1_000", CSV, InvalidRows, 0, 2, "not a number"),
-    ("1,,3", CSV, InvalidRows, 0, 1, "empty cell"),
-    ("1,nan,3", CSV, InvalidRows, 0, 1, "NaN"),
-    ("1,2,inf", CSV, InvalidRows, 0, 2, "out of float range"),
-    ("1,2,1e999", CSV, InvalidRows, 0, 2, "out of float range"),
+    ("1,2,x", CSV, InvalidRows, 0, "c", "not a number: 'x'"),
+    ("1,2,1_000", CSV, InvalidRows, 0, "c", "not a number"),
+    ("1,,3", CSV, InvalidRows, 0, "b", "empty cell"),
+    ("1,nan,3", CSV, InvalidRows, 0, "b", "NaN"),
+    ("1,2,inf", CSV, InvalidRows, 0, "c", "out of float range"),
+    ("1,2,1e999", CSV, InvalidRows, 0, "c", "out of float range"),
     ("a,b,c\n1,2,true", CSV, InvalidRows, 0, "c", "not a number: 'true'"),
     ("a,b,c", CSV, InvalidRows, None, None, "no data rows"),
     ("a,b,d\n1,2,3", "text/csv; header=present", InvalidRows, None, "d", "unknown feature"),
@@ -267,7 +280,7 @@ def test_many_errors_are_counted_and_the_first_listed() -> None:
     with pytest.raises(InvalidRows) as caught:
         run("x\n" * 60, CSV, schema=schema)
     assert len(caught.value.errors) == 50
-    assert caught.value.detail.startswith("60 errors; first: row 0, column 0: not a number")
+    assert caught.value.detail.startswith("60 errors; first: row 0, column 'a': not a number")
 
 
 @pytest.mark.parametrize(
