@@ -1,8 +1,10 @@
 """`python -m model_service --model-dir DIR --host H --port P`.
 
-Options override the `MODEL_SERVICE_*` environment variables. The package
-is loaded and verified before the server binds its port, so a missing or
-tampered package stops start-up with a one-line reason.
+Options override the `MODEL_SERVICE_*` environment variables. The package's
+card, checksum and library versions are checked before the port is bound,
+so a missing or tampered package stops start-up with a one-line reason;
+the model itself then loads while the server answers 503, and a package
+that cannot be rebuilt stops the server the same way.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from pathlib import Path
 
 import uvicorn
 
-from model_service import logs
-from model_service.app import create_app, load_model
+from model_service import logs, package
+from model_service.app import create_app
 from model_service.package import PackageError
 from model_service.settings import Settings
+
+EXIT_BAD_PACKAGE = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,16 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
+    where = settings.resolved_model_dir()
+
+    def refuse(reason: str) -> int:
+        print(f"model_service: cannot serve {where}: {reason}", file=sys.stderr)
+        return EXIT_BAD_PACKAGE
+
+    if settings.model_dir is not None:  # the default model is built on first use instead
+        try:
+            package.verify(settings.model_dir)
+        except PackageError as exc:
+            return refuse(str(exc))
     logs.configure(settings.log_level)
-    try:
-        model = load_model(settings)
-    except PackageError as exc:
-        print(
-            f"model_service: cannot serve {settings.resolved_model_dir()}: {exc}", file=sys.stderr
-        )
-        return 2
-    uvicorn.run(
-        create_app(settings, model),
+    failures: list[str] = []
+
+    def stop(reason: str) -> None:
+        failures.append(reason)
+        server.should_exit = True
+
+    config = uvicorn.Config(
+        create_app(settings, on_load_failure=stop),
         host=settings.host,
         port=settings.port,
         log_config=None,  # logs.configure set up JSON lines
@@ -50,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         http="httptools",
         timeout_graceful_shutdown=10,
     )
-    return 0
+    server = uvicorn.Server(config)
+    server.run()
+    if failures:
+        return refuse(failures[0])
+    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """The application factory: `create_app(settings, model=None)`.
 
-The model loads in the lifespan (or is handed in, as by the CLI and the
-tests), is warmed up on its card's example, and only then does `/ping`
-answer 200.
+The model loads in the background once the server is up (or is handed in,
+as by the tests), is warmed up on its card's example, and only then does
+`/ping` answer 200; before, every model route answers 503.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 import orjson
 from fastapi import FastAPI
 
@@ -21,6 +24,7 @@ from model_service.package import ModelPackage, PackageError
 from model_service.predictor import Predictor
 from model_service.routes import native, v2
 from model_service.settings import Settings
+from shared.card import ModelCard
 
 log = logging.getLogger("model_service")
 
@@ -34,25 +38,49 @@ names the row and the column at fault.
 """
 
 
-def create_app(settings: Settings, model: ModelPackage | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    model: ModelPackage | None = None,
+    on_load_failure: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """The endpoint. With `model`, it serves that package from the start;
+    without, it loads the configured one in the background after the port is
+    bound, answering 503 until then, and calls `on_load_failure` with a
+    one-line reason if the package cannot be served."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = model if model is not None else load_model(settings)
-        predictor = Predictor.from_package(loaded, settings.max_rows)
-        predictor.warm_up()
-        card = loaded.card
-        app.state.metadata_body = orjson.dumps(card.model_dump(mode="json"))
-        app.state.model_headers = (
-            (b"x-model-name", card.name.encode()),
-            (b"x-model-version", card.version.encode()),
-        )
-        app.state.metrics.model_loaded(card)
-        app.state.predictor = predictor
-        log.info(
-            "ready", extra={"model": card.name, "version": card.version, "path": str(loaded.path)}
-        )
-        yield
+        if model is not None:
+            predictor = Predictor.from_package(model, settings.max_rows)
+            predictor.warm_up()
+            _serve(app, model, predictor)
+            yield
+        else:
+            _announce(app, settings)
+            loader = asyncio.create_task(_load_in_background(app))
+            yield
+            loader.cancel()
         app.state.predictor = None
+
+    async def _load_in_background(app: FastAPI) -> None:
+        try:
+            # Importing scikit-learn and skops and rebuilding the model take
+            # seconds; a worker thread keeps /ping answering 503 meanwhile.
+            loaded, predictor = await anyio.to_thread.run_sync(
+                _prepare, settings, abandon_on_cancel=True
+            )
+        except Exception as exc:  # a background task has no caller to raise to
+            reason = str(exc) if isinstance(exc, PackageError) else f"{type(exc).__name__}: {exc}"
+            log.error(
+                "cannot serve the model",
+                exc_info=not isinstance(exc, PackageError),
+                extra={"reason": reason},
+            )
+            app.state.load_error = reason
+            if on_load_failure is not None:
+                on_load_failure(reason)
+            return
+        _serve(app, loaded, predictor)
 
     app = FastAPI(
         title="sklearn endpoint",
@@ -66,6 +94,7 @@ def create_app(settings: Settings, model: ModelPackage | None = None) -> FastAPI
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.predictor = None
+    app.state.load_error = None
     app.state.model_headers = ()
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     errors.install(app)
@@ -73,6 +102,37 @@ def create_app(settings: Settings, model: ModelPackage | None = None) -> FastAPI
     app.include_router(v2.router)
     openapi.install(app)
     return app
+
+
+def _prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:
+    loaded = load_model(settings)
+    predictor = Predictor.from_package(loaded, settings.max_rows)
+    predictor.warm_up()
+    return loaded, predictor
+
+
+def _serve(app: FastAPI, loaded: ModelPackage, predictor: Predictor) -> None:
+    """Make the warmed-up predictor the one requests use."""
+    card = loaded.card
+    app.state.metadata_body = orjson.dumps(card.model_dump(mode="json"))
+    _set_model_headers(app, card)
+    app.state.metrics.model_loaded(card)
+    app.state.predictor = predictor
+    log.info("ready", extra={"model": card.name, "version": card.version, "path": str(loaded.path)})
+
+
+def _announce(app: FastAPI, settings: Settings) -> None:
+    """Name the model in the headers of the 503s answered while it loads,
+    when its card can be read (the loader reports any problem with it)."""
+    with contextlib.suppress(PackageError):
+        _set_model_headers(app, package.read_card(settings.resolved_model_dir()))
+
+
+def _set_model_headers(app: FastAPI, card: ModelCard) -> None:
+    app.state.model_headers = (
+        (b"x-model-name", card.name.encode()),
+        (b"x-model-version", card.version.encode()),
+    )
 
 
 def load_model(settings: Settings) -> ModelPackage:

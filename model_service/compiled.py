@@ -16,16 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import (
-    ElasticNet,
-    Lasso,
-    LinearRegression,
-    LogisticRegression,
-    Ridge,
-    RidgeCV,
-)
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from shared.card import ModelCard
 
@@ -33,7 +23,6 @@ log = logging.getLogger("model_service")
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 
-_REGRESSORS = (LinearRegression, Ridge, RidgeCV, Lasso, ElasticNet)
 #: How closely the fast path must agree with scikit-learn to be used.
 RTOL, ATOL = 1e-9, 1e-12
 
@@ -42,6 +31,9 @@ def compile_estimator(estimator: Any, card: ModelCard) -> Kernel | None:
     """A function computing what the service asks of this estimator
     (`predict_proba` for a classifier, `predict` for a regressor), or None
     when there is no verified fast path for it."""
+    # scikit-learn is imported here, in the loading thread, not at start-up.
+    from sklearn.linear_model import LogisticRegression
+
     affine = _affine(estimator)
     if affine is None:
         return None
@@ -57,7 +49,7 @@ def compile_estimator(estimator: Any, card: ModelCard) -> Kernel | None:
         )
         reference = estimator.predict_proba
     else:
-        if not isinstance(final, _REGRESSORS) or weights.shape[1] != 1:
+        if not isinstance(final, _regressors()) or weights.shape[1] != 1:
             return None
         kernel = _linear_kernel(weights[:, 0], float(bias[0]))
         reference = estimator.predict
@@ -71,12 +63,17 @@ def compile_estimator(estimator: Any, card: ModelCard) -> Kernel | None:
 def _affine(estimator: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
     """(W, b, final step) with final step's decision = X @ W + b, for a
     pipeline of StandardScalers ending in a linear model; else None."""
-    steps = (
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    steps: list[Any] = (
         [step for _, step in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
     )
     *transforms, final = steps
-    if not isinstance(final, (LogisticRegression, *_REGRESSORS)):
+    if not isinstance(final, (LogisticRegression, *_regressors())):
         return None
+    final = steps[-1]  # keep it typed Any: isinstance on a tuple of types narrows to object
     coef = np.atleast_2d(np.asarray(final.coef_, dtype=np.float64))
     weights = coef.T.copy()  # (features, outputs)
     bias = np.atleast_1d(np.asarray(final.intercept_, dtype=np.float64)).copy()
@@ -92,6 +89,12 @@ def _affine(estimator: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
         bias = bias - (mean / scale) @ weights
         weights = weights / scale[:, None]
     return weights, bias, final
+
+
+def _regressors() -> tuple[type[Any], ...]:
+    from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge, RidgeCV
+
+    return (LinearRegression, Ridge, RidgeCV, Lasso, ElasticNet)
 
 
 def _softmax_kernel(weights: np.ndarray, bias: np.ndarray) -> Kernel:

@@ -15,6 +15,9 @@ def get_predictor(request: Request) -> Predictor:
     """The loaded model's predictor, or 503 while there is none."""
     predictor: Predictor | None = request.app.state.predictor
     if predictor is None:
+        failed = request.app.state.load_error
+        if failed:
+            raise ServiceUnavailable(f"The model could not be loaded: {failed}")
         raise ServiceUnavailable("The model is still loading; try again in a moment.")
     return predictor
 

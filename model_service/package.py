@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import skops.io as sio
 from pydantic import ValidationError
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from shared.card import ModelCard
 
@@ -54,6 +52,8 @@ def library_versions() -> dict[str, str]:
 
 def save(estimator: Any, card: ModelCard, directory: Path) -> ModelCard:
     """Write the package; the card is stored with the file's sha256 filled in."""
+    import skops.io as sio
+
     directory.mkdir(parents=True, exist_ok=True)
     data = sio.dumps(estimator)
     card = card.model_copy(update={"sha256": hashlib.sha256(data).hexdigest()})
@@ -66,6 +66,25 @@ def save(estimator: Any, card: ModelCard, directory: Path) -> ModelCard:
 
 def load(directory: Path) -> ModelPackage:
     """Read, verify and rebuild a package, or raise `PackageError` saying why not."""
+    # skops (with scikit-learn behind it) takes seconds to import: only here,
+    # so the server can bind its port and answer 503 while the model loads.
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    card, data = verify(directory)
+    try:
+        estimator = sio.loads(data, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException as exc:
+        raise PackageError(
+            f"{directory / MODEL_FILE} contains types that are not trusted: {exc}"
+        ) from None
+    _check_estimator(estimator, card)
+    return ModelPackage(card, estimator, directory)
+
+
+def verify(directory: Path) -> tuple[ModelCard, bytes]:
+    """The card and the model file's bytes, checked against each other and
+    against this service's libraries; cheap, and runs no model code."""
     card = read_card(directory)
     model_path = directory / MODEL_FILE
     try:
@@ -79,12 +98,7 @@ def load(directory: Path) -> ModelPackage:
             "(the file was changed or replaced after packaging)"
         )
     _check_versions(card)
-    try:
-        estimator = sio.loads(data, trusted=TRUSTED_TYPES)
-    except UntrustedTypesFoundException as exc:
-        raise PackageError(f"{model_path} contains types that are not trusted: {exc}") from None
-    _check_estimator(estimator, card)
-    return ModelPackage(card, estimator, directory)
+    return card, data
 
 
 def read_card(directory: Path) -> ModelCard:

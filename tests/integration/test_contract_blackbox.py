@@ -355,11 +355,6 @@ def test_head_works_where_get_does(iris: str, path: str) -> None:
     assert answer.status_code == 200
 
 
-@pytest.mark.xfail(
-    reason="/ping is never 503: the port only opens once the model is loaded (connection "
-    "refused before); DESIGN 4.1: '200 once the model is loaded ... 503 before'",
-    strict=True,
-)
 def test_ping_is_503_before_ready(model_dirs: dict[str, Path], tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "startup.log").open("wb")
@@ -558,12 +553,6 @@ def test_chunked_and_odd_framing_never_break_the_service(iris: str) -> None:
     assert_alive(iris)
 
 
-@pytest.mark.xfail(
-    reason="POST /invocations with Content-Encoding: gzip (a real gzip body) answers 400 'not "
-    "valid utf-8: byte 1'; 'Content-Encoding: br' on a plain body answers 200. The coding is "
-    "ignored: it should be decoded or refused with 415 (RFC 9110 15.5.16)",
-    strict=True,
-)
 def test_a_content_encoding_is_decoded_or_refused(iris: str) -> None:
     answer = post(
         iris, gzip.compress(b"5.1,3.5,1.4,0.2\n"), "text/csv", **{"Content-Encoding": "gzip"}
@@ -655,12 +644,6 @@ def test_v2_errors_are_error_objects(iris: str) -> None:
         assert_model_headers(answer)
 
 
-@pytest.mark.xfail(
-    reason="V2 infer with shape [1,3] (3 of 4 features), or per-feature tensors with one "
-    "missing / unknown / given twice, answers 400; the same faults on /invocations are 422 "
-    "and DESIGN 4.2/4.3 says V2 answers 'the same statuses'",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "inputs",
     [

@@ -154,3 +154,38 @@ def test_a_bad_package_stops_start_up_with_one_line(
     assert result.returncode == 2
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_package_that_cannot_be_rebuilt_stops_the_server_with_its_reason(tmp_path: Path) -> None:
+    # Checksum and versions are right, so the port is bound; the model file
+    # names os.system, which skops refuses while the server answers 503.
+    import os
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from model_service import package
+    from model_service.recipes import RECIPES
+    from model_service.train import train
+
+    estimator, card = train(RECIPES["iris"])
+    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model_service",
+            "--model-dir",
+            str(tmp_path),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"model_service: cannot serve {tmp_path}:")
+    assert "not trusted" in last

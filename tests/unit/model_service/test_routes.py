@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,52 @@ def test_settings_come_from_the_environment(monkeypatch: Any) -> None:
     monkeypatch.setenv("MODEL_SERVICE_MAX_ROWS", "7")
     settings = Settings()
     assert (settings.port, settings.max_rows) == (9001, 7)
+
+
+def wait_for(client: TestClient, status: int, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/ping")
+        if response.status_code == status:
+            return response
+        time.sleep(0.02)
+    raise AssertionError(f"/ping never answered {status}")
+
+
+def test_the_model_loads_in_the_background_while_ping_answers_503(
+    model_dirs: dict[str, Path],
+) -> None:
+    app = create_app(Settings(model_dir=model_dirs["wine"]))
+    with TestClient(app) as client:
+        first = client.get("/ping")
+        assert first.status_code in (200, 503)  # 503 unless loading already finished
+        if first.status_code == 503:
+            assert first.json()["detail"] == "The model is still loading; try again in a moment."
+            assert first.headers["x-model-name"] == "wine"  # read from the card at once
+        wait_for(client, 200)
+        assert client.get("/metadata").json()["name"] == "wine"
+
+
+def test_a_package_that_cannot_be_rebuilt_is_reported_and_stays_503(tmp_path: Path) -> None:
+    import os
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from model_service import package
+    from model_service.recipes import RECIPES
+    from model_service.train import train
+
+    estimator, card = train(RECIPES["iris"])
+    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, tmp_path)
+    reasons: list[str] = []
+    app = create_app(Settings(model_dir=tmp_path), on_load_failure=reasons.append)
+    with TestClient(app) as client:
+        response = wait_for(client, 503)
+        deadline = time.monotonic() + 60
+        while not reasons and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(reasons) == 1
+        assert "not trusted" in reasons[0]
+        assert "could not be loaded" in client.get("/ping").json()["detail"]
+        assert response.status_code == 503
