@@ -11,7 +11,8 @@ from fastapi.openapi.utils import get_openapi
 from model_service.errors import V2_PREFIX
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
-_DESCRIPTIONS = {
+ERROR_DESCRIPTIONS = {
+    405: "The route exists, but not with this method; the Allow header lists the ones it takes.",
     400: "The body cannot be parsed as CSV or JSON, is empty, or has none of the accepted shapes.",
     404: "No such route (or, on /v2, no such model or version).",
     406: "The Accept header allows none of the response formats.",
@@ -30,7 +31,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for the given error statuses, as problem+json."""
     return {
         status: {
-            "description": _DESCRIPTIONS[status],
+            "description": ERROR_DESCRIPTIONS[status],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
         }
         for status in (*statuses, 500)

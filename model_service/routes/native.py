@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model_service.bodies import read_body
 from model_service.dependencies import PredictorDep, get_predictor, get_settings
-from model_service.openapi import problem_responses
+from model_service.errors import NotFound
+from model_service.openapi import ERROR_DESCRIPTIONS, problem_responses
 from shared import codecs, predictions
 from shared.card import ModelCard
 from shared.media import request_format, response_format
@@ -153,3 +156,34 @@ async def metrics(request: Request) -> Response:
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )
+
+
+#: The `type` of every problem the native routes answer, and its status.
+PROBLEM_TYPES = {
+    "malformed-payload": 400,
+    "bad-request": 400,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "not-acceptable": 406,
+    "payload-too-large": 413,
+    "unsupported-media-type": 415,
+    "invalid-rows": 422,
+    "not-ready": 503,
+}
+
+
+@router.get("/problems/{slug}", include_in_schema=False)
+async def problem_type_doc(slug: str) -> Response:
+    """What a problem+json `type` means, so that its URI leads somewhere."""
+    status = PROBLEM_TYPES.get(slug)
+    if status is None:
+        raise NotFound(
+            f"There is no problem type {slug!r}; the known ones are: {', '.join(PROBLEM_TYPES)}."
+        )
+    doc = {
+        "type": f"/problems/{slug}",
+        "status": status,
+        "title": HTTPStatus(status).phrase,
+        "description": ERROR_DESCRIPTIONS[status],
+    }
+    return Response(orjson.dumps(doc), media_type="application/json")

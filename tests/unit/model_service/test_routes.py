@@ -155,3 +155,25 @@ def test_a_package_that_cannot_be_rebuilt_is_reported_and_stays_503(tmp_path: Pa
         assert "not trusted" in reasons[0]
         assert "could not be loaded" in client.get("/ping").json()["detail"]
         assert response.status_code == 503
+
+
+def test_every_problem_type_leads_to_its_description(client: TestClient) -> None:
+    bad = client.post("/invocations", content=b"x", headers={"Content-Type": "text/csv"}).json()
+    doc = client.get(bad["type"])
+    assert doc.status_code == 200
+    assert doc.json()["status"] == 422
+    assert "row and column" in doc.json()["description"]
+    missing = client.get("/problems/no-such-thing")
+    assert missing.status_code == 404
+    assert "invalid-rows" in missing.json()["detail"]
+
+
+def test_the_problem_types_cover_every_error_class() -> None:
+    from model_service.routes.native import PROBLEM_TYPES
+    from shared.problems import PayloadError
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    for error in subclasses(PayloadError):
+        assert PROBLEM_TYPES[error.slug] == error.status, error
