@@ -56,8 +56,10 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         session or requests.Session(),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
-        retries=settings.connect_retries,
+        retry_seconds=settings.retry_seconds,
         backoff=settings.retry_backoff,
+        max_pause=settings.retry_max_pause,
+        max_attempts=settings.retry_max_attempts,
     )
     app.extensions["web_app"] = Services(
         settings=settings,

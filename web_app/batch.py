@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature
 from werkzeug.utils import secure_filename
 
 from shared.card import ModelCard
 from shared.codecs import encode_csv_rows
 from shared.media import Format
-from web_app import form, present, upload
+from web_app import errors, form, present, upload
 from web_app.client import Answer, EndpointError, EndpointRejected
 from web_app.services import services
 from web_app.words import Failure, explain
@@ -79,6 +80,14 @@ def batch_predict() -> Page:
         if card_or_none is None:
             return _unavailable(exc, [("format", fmt.name.lower()), ("csv_text", text)])
         return _page(card_or_none, fmt, text=text, failure=explain(exc), inspected=exc)
+    if (bad_format := form.format_error(request.form)) is not None:
+        return _page(
+            card,
+            fmt,
+            text=text,
+            error=_problem(bad_format, title="The request format is not one this app sends"),
+            status=400,
+        )
     if not data.strip():
         return _page(
             card,
@@ -121,6 +130,37 @@ def batch_predict() -> Page:
     return _results(card, fmt, rows, answer, filename, text)
 
 
+@bp.errorhandler(CSRFError)
+def _expired(exc: CSRFError) -> Page | tuple[str, int]:
+    """The form's CSRF token was missing or wrong: nothing was sent; an
+    upload's rows go back in the box of a fresh form (with a fresh token)."""
+    if request.endpoint != "batch.batch_predict":
+        return errors.csrf_page()
+    fmt = form.read_format(request.form, Format.CSV)
+    data, _ = _submitted_csv()
+    text = _keepable(data, services().settings.upload_max_bytes)
+    try:
+        card = services().metadata.get()
+    except EndpointError as failed:
+        known = services().metadata.last_known
+        if known is None:
+            return _unavailable(failed, [("format", fmt.name.lower()), ("csv_text", text)])
+        card = known
+    message = (
+        "Its security token was missing or did not match (the app may have restarted, or this "
+        "browser does not keep its cookies), so nothing was sent. "
+        + (
+            "Your rows are kept in the box: send them again."
+            if text
+            else "Choose the file again and send it."
+        )
+        + " If this keeps happening, allow cookies for this site."
+    )
+    return _page(
+        card, fmt, text=text, error=_problem(message, title="This form had expired"), status=400
+    )
+
+
 @bp.post("/batch/download")
 def download() -> Response | Page:
     try:
@@ -147,10 +187,13 @@ def download() -> Response | Page:
 class Problem:
     summary: str
     lines: list[str]
+    title: str
 
 
-def _problem(summary: str, lines: list[str] | None = None) -> Problem:
-    return Problem(summary, lines or [])
+def _problem(
+    summary: str, lines: list[str] | None = None, *, title: str = "The file cannot be used yet"
+) -> Problem:
+    return Problem(summary, lines or [], title)
 
 
 def _submitted_csv() -> tuple[bytes, str | None]:

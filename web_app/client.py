@@ -11,32 +11,42 @@ and the status the web app answers with (`status_code`)::
 
     EndpointError                    (never raised itself)
     ├── TransportError               no HTTP answer came back
-    │   ├── EndpointUnreachable      503  connection refused / no such host, after the retries
+    │   ├── EndpointUnreachable      503  connection refused / no such host, until the retry deadline
     │   ├── EndpointTimeout          504  (never raised itself)
     │   │   ├── ConnectTimeout       504  the endpoint did not accept the connection in time
     │   │   └── ReadTimeout          504  the request went out, the answer did not come in time
     │   └── ConnectionLost           502  the connection broke after the request was sent
     ├── EndpointRejected             502  4xx: the endpoint refused the request (its problem+json kept)
     ├── EndpointFailed               502  5xx: the endpoint failed
-    │   └── EndpointNotReady         503  503: the endpoint is up but its model is not loaded yet
+    │   └── EndpointNotReady         503  503: its model is not loaded yet, still so at the retry deadline
     └── UnreadableResponse           502  a 2xx body that is not what the contract says
 
-Retries: a connection the endpoint *refused* is tried again a few times with
-a doubling pause, because that is what a restarting or swapped model
-container looks like, and a request that never left cannot have been
-processed, so retrying a POST is safe. Nothing else is retried: a timeout or
-a broken connection may mean the request was received. The loop lives here
-rather than in urllib3's `Retry` mounted on the session, so that it applies
-to whatever session is injected (the tests' fake transport included) and the
-inspector can say how many attempts an answer took.
+Retries: a model swap or a restart of the model container under traffic
+looks like this from here, for several seconds: the endpoint's name does not
+resolve, then nothing accepts the connection, then the new service answers
+503 (problem type `/problems/not-ready`) until its model is loaded. In all
+three the request was not processed, so it is sent again, POST included,
+after a pause that doubles from `backoff` up to `max_pause` (or the 503's
+`Retry-After`, capped at `RETRY_AFTER_CAP`), until `retry_seconds` have
+passed since the first attempt or `max_attempts` were made, whichever comes
+first. Then the last outcome stands: `EndpointUnreachable`, or the last 503
+as `EndpointNotReady`. Nothing else is retried: a timeout or a broken
+connection may mean the request was received. The loop lives here rather
+than in urllib3's `Retry` mounted on the session, so that it applies to
+whatever session is injected (the tests' fake transport included) and the
+inspector can say how many attempts an answer took and what the earlier
+ones met (`Exchange.attempts`, `Exchange.retried`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import ClassVar, TypeVar
 
 import orjson
@@ -55,6 +65,11 @@ T = TypeVar("T")
 
 USER_AGENT = "sklearn-endpoint-web-app/0.1"
 PING_TIMEOUT = 2.0  # seconds, for connecting and for the answer
+RETRY_AFTER_CAP = 5.0  # seconds: the longest pause a 503's Retry-After can ask for
+
+#: What an earlier attempt met, as `Exchange.retried` lists it.
+REFUSED = "refused"  # no such host, or nothing accepted the connection
+NOT_READY = "not ready"  # the endpoint answered 503
 
 
 # --- what went over the wire ----------------------------------------------------
@@ -90,12 +105,16 @@ class ReceivedResponse:
 @dataclass(frozen=True)
 class Exchange:
     """One call to the endpoint: what was sent, what came back (None when
-    nothing did), how many attempts it took and how long, all attempts included."""
+    nothing did), how many attempts it took and how long, all attempts and
+    the pauses between them included. `retried` says what each attempt
+    before the last met (`REFUSED` or `NOT_READY`), so it has
+    `attempts - 1` entries."""
 
     request: SentRequest
     response: ReceivedResponse | None
     attempts: int
     elapsed_ms: float
+    retried: tuple[str, ...] = ()
 
     @property
     def request_id(self) -> str | None:
@@ -197,16 +216,25 @@ class EndpointClient:
         *,
         connect_timeout: float = 2.0,
         read_timeout: float = 15.0,
-        retries: int = 3,
+        retry_seconds: float = 15.0,
         backoff: float = 0.25,
+        max_pause: float = 1.0,
+        max_attempts: int = 40,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`retry_seconds`, `backoff`, `max_pause` and `max_attempts` bound
+        the retries (see the module's docstring); `sleep` and `clock` are
+        injectable so tests need not wait."""
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.timeout = (connect_timeout, read_timeout)
-        self.retries = retries
+        self.retry_seconds = retry_seconds
         self.backoff = backoff
+        self.max_pause = max_pause
+        self.max_attempts = max(1, max_attempts)
         self._sleep = sleep
+        self._clock = clock
 
     @property
     def invocations_url(self) -> str:
@@ -291,20 +319,25 @@ class EndpointClient:
         )
         started = time.perf_counter()
         attempts = 0
+        retried: list[str] = []
 
         def so_far(response: ReceivedResponse | None = None) -> Exchange:
-            return Exchange(sent, response, attempts, (time.perf_counter() - started) * 1000)
+            return Exchange(
+                sent,
+                response,
+                attempts,
+                (time.perf_counter() - started) * 1000,
+                tuple(retried),
+            )
 
         connect_timeout, read_timeout = timeout or self.timeout
-        budget = 1 + (self.retries if retry else 0)
-        raw: requests.Response | None = None
-        for attempt in range(1, budget + 1):
-            attempts = attempt
+        deadline = self._clock() + (self.retry_seconds if retry else 0.0)
+        while True:
+            attempts += 1
             try:
                 raw = self.session.send(
                     prepared, timeout=(connect_timeout, read_timeout), allow_redirects=False
                 )
-                break
             except requests.ConnectTimeout:
                 raise ConnectTimeout(
                     f"the endpoint did not accept a connection within {connect_timeout:g} s",
@@ -319,14 +352,22 @@ class EndpointClient:
                     raise ConnectionLost(
                         "the connection to the endpoint broke before an answer came back", so_far()
                     ) from None
-                if attempt == budget:
+                pause = self._pause(attempts, deadline, retry)
+                if pause is None:
                     raise EndpointUnreachable(
                         f"nothing accepted a connection at {self.base_url}"
-                        + (f" ({attempt} attempts)" if attempt > 1 else ""),
+                        + (f" ({attempts} attempts)" if attempts > 1 else ""),
                         so_far(),
                     ) from None
-                self._sleep(self.backoff * 2 ** (attempt - 1))
-        assert raw is not None  # the loop either breaks with an answer or raises
+                retried.append(REFUSED)
+            else:
+                if raw.status_code != 503:
+                    break
+                pause = self._pause(attempts, deadline, retry, _retry_after(raw))
+                if pause is None:
+                    break  # the last 503 stands
+                retried.append(NOT_READY)  # the body was read already: the connection is free
+            self._sleep(pause)
         try:
             content = raw.content
         except requests.RequestException:
@@ -343,6 +384,22 @@ class EndpointClient:
         if raise_for_status:
             _raise_for_status(received, exchange)
         return received, exchange
+
+    def _pause(
+        self, attempts: int, deadline: float, retry: bool, asked: float | None = None
+    ) -> float | None:
+        """How long to wait before the next attempt, or None to give up: no
+        retries for this call, `max_attempts` made, or the deadline reached.
+        The pause doubles from `backoff` up to `max_pause`; a Retry-After
+        (`asked`) lengthens it up to `RETRY_AFTER_CAP`; none ends past the
+        deadline, so the last attempt is made at it."""
+        left = deadline - self._clock()
+        if not retry or attempts >= self.max_attempts or left <= 0:
+            return None
+        pause = min(self.backoff * 2 ** min(attempts - 1, 30), self.max_pause)
+        if asked is not None:
+            pause = max(pause, min(asked, RETRY_AFTER_CAP))
+        return min(pause, left)
 
     def _decode(
         self,
@@ -367,6 +424,25 @@ def _refused(exc: requests.ConnectionError) -> bool:
     return isinstance(getattr(cause, "reason", None), NewConnectionError)
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """A Retry-After header in seconds (delay-seconds or an HTTP date), or
+    None when there is none or it cannot be read."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def _raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:
     status = response.status
     if 200 <= status < 300:
@@ -377,7 +453,13 @@ def _raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:
             f"the endpoint refused the request: {status} {problem.title}", exchange, problem
         )
     if status == 503:
-        raise EndpointNotReady("the endpoint is not ready yet (503)", exchange)
+        tries = exchange.attempts
+        raise EndpointNotReady(
+            "the endpoint is not ready yet (503"
+            + (f", {tries} attempts" if tries > 1 else "")
+            + ")",
+            exchange,
+        )
     if status >= 500:
         raise EndpointFailed(f"the endpoint failed: {status} {response.reason}", exchange)
     raise UnreadableResponse(f"unexpected status {status} {response.reason}", exchange)

@@ -2,9 +2,12 @@
 plain words and the status that fits, never a stack trace.
 
 Failures of the endpoint are handled where they happen (the views keep the
-user's input on the page); what reaches these handlers is the rest: unknown
-pages, wrong methods, expired forms, oversized uploads, and, as a last
-resort, a bug of ours, which is logged in full and shown as a plain page.
+user's input on the page), and so is an expired form (a missing or wrong
+CSRF token) on the prediction and batch forms, by their blueprints' own
+handlers, which put the input back in a fresh form. What reaches these
+handlers is the rest: unknown pages, wrong methods, other expired forms (a
+batch download), oversized uploads, and, as a last resort, a bug of ours,
+which is logged in full and shown as a plain page.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ def _page(status: int, title: str, message: str) -> tuple[str, int]:
 
 
 def _csrf(exc: CSRFError) -> tuple[str, int]:
+    return csrf_page()
+
+
+def csrf_page() -> tuple[str, int]:
+    """An expired form with no input worth keeping (a batch download)."""
     return _page(
         400,
         "This form has expired",

@@ -13,6 +13,9 @@ from web_app import present
 
 FIELD_PREFIX = "x:"  # keeps feature names apart from the form's own fields (format, csrf_token)
 
+#: The request formats a form may ask for, by the `format` field's value.
+FORMATS = {"json": Format.JSON, "csv": Format.CSV}
+
 
 def field_name(feature: Feature) -> str:
     return FIELD_PREFIX + feature.name
@@ -83,7 +86,26 @@ def read(form: Mapping[str, str], card: ModelCard) -> Filled:
 
 
 def read_format(form: Mapping[str, str], default: Format = Format.JSON) -> Format:
-    return {"json": Format.JSON, "csv": Format.CSV}.get(form.get("format", ""), default)
+    """The format asked for; `default` when the field is absent or blank, and
+    also when it is none of `FORMATS`, which `format_error` then reports."""
+    return FORMATS.get(_format_value(form), default)
+
+
+def format_error(form: Mapping[str, str]) -> str | None:
+    """Why the `format` field cannot be used, or None: absent or blank means
+    the default, anything but json or csv is refused rather than guessed."""
+    value = _format_value(form)
+    if not value or value in FORMATS:
+        return None
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    return (
+        f"“{shown}” is not a format this app can send the data in. "
+        "The accepted formats are json (JSON) and csv (CSV)."
+    )
+
+
+def _format_value(form: Mapping[str, str]) -> str:
+    return (form.get("format") or "").strip().lower()
 
 
 def _number(text: str, allow_missing: bool) -> float | None:

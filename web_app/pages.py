@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
 
 from shared.card import ModelCard
 from shared.media import Format
@@ -20,6 +23,22 @@ log = logging.getLogger(__name__)
 Page = tuple[str, int]
 
 
+@dataclass(frozen=True)
+class FormError:
+    """Why a submitted form cannot be used as it is, shown above the kept input."""
+
+    title: str
+    message: str
+
+
+EXPIRED = FormError(
+    "This form had expired",
+    "Its security token was missing or did not match (the app may have restarted, or this "
+    "browser does not keep its cookies), so nothing was sent. Your input is kept below: "
+    "send it again. If this keeps happening, allow cookies for this site.",
+)
+
+
 @bp.get("/")
 def index() -> Page:
     try:
@@ -27,6 +46,13 @@ def index() -> Page:
     except EndpointError as exc:
         return _unavailable(exc, {})
     return _form_page(card, form.example_values(card), Format.JSON)
+
+
+@bp.get("/predict")
+def predict_reloaded() -> Response:
+    """A reload (or a bookmark) of the answer page: there is nothing to show
+    without the form's data, so back to the form, as a GET."""
+    return redirect(url_for("pages.index"), 303)
 
 
 @bp.post("/predict")
@@ -42,9 +68,33 @@ def predict() -> Page:
         return _form_page(
             known, filled.values, filled.format, failure=explain(exc), exchange=exc.exchange
         )
-    if submitted.get("model") != form.model_id(card):
+    sent_for = (submitted.get("model") or "").strip()
+    if not sent_for:
+        filled = form.read(submitted, card)
+        return _form_page(
+            card,
+            filled.values,
+            filled.format,
+            form_error=FormError(
+                "The form is incomplete",
+                "It lacks the hidden field “model”, which names the model it was filled in "
+                f"for (now {form.model_id(card)}), so nothing was sent. Send the form from this "
+                "page; your input is kept below.",
+            ),
+            status=400,
+        )
+    if sent_for != form.model_id(card):
         return _model_changed(card, submitted)
     filled = form.read(submitted, card)
+    if (bad_format := form.format_error(submitted)) is not None:
+        return _form_page(
+            card,
+            filled.values,
+            filled.format,
+            errors=filled.errors,
+            form_error=FormError("The request format is not one this app sends", bad_format),
+            status=400,
+        )
     if filled.row is None:
         return _form_page(card, filled.values, filled.format, errors=filled.errors, status=422)
     try:
@@ -61,6 +111,22 @@ def predict() -> Page:
         answer.exchange.request_id,
     )
     return _form_page(card, filled.values, filled.format, answer=answer, row=filled.row)
+
+
+@bp.errorhandler(CSRFError)
+def _expired(exc: CSRFError) -> Page:
+    """The form's CSRF token was missing or wrong: nothing was sent, but the
+    input is put back in a fresh form (with a fresh token) to send again."""
+    submitted = request.form
+    try:
+        card = services().metadata.get()
+    except EndpointError as failed:
+        known = services().metadata.last_known
+        if known is None:
+            return _unavailable(failed, submitted)
+        card = known
+    filled = form.read(submitted, card)
+    return _form_page(card, filled.values, filled.format, form_error=EXPIRED, status=400)
 
 
 def _model_changed(card: ModelCard, submitted: Mapping[str, str]) -> Page:
@@ -86,6 +152,7 @@ def _form_page(
     failure: Failure | None = None,
     exchange: Exchange | None = None,
     notice: str | None = None,
+    form_error: FormError | None = None,
     status: int | None = None,
 ) -> Page:
     shown = answer.exchange if answer else exchange
@@ -105,6 +172,7 @@ def _form_page(
         failure=failure,
         inspector=present.inspector(shown) if shown else None,
         notice=notice,
+        form_error=form_error,
         endpoint_url=services().client.invocations_url,
     )
     return html, status or (failure.status if failure else 200)

@@ -17,7 +17,7 @@ import orjson
 
 from shared.card import Feature, ModelCard
 from shared.predictions import PredictionBody, RangeWarning
-from web_app.client import Exchange
+from web_app.client import NOT_READY, REFUSED, Exchange
 
 #: How much of a body the inspector shows; a batch body can be megabytes.
 INSPECTOR_BODY_CHARS = 3_000
@@ -255,6 +255,20 @@ class InspectorView:
     response_body: Shown
     elapsed_ms: float
     attempts: int
+    retried: tuple[str, ...] = ()
+
+    @property
+    def retry_note(self) -> str:
+        """What the attempts before the last met, e.g. `3 attempts: 2 found
+        nobody listening`; empty for a single attempt."""
+        if self.attempts <= 1:
+            return ""
+        met = []
+        if refused := self.retried.count(REFUSED):
+            met.append(f"{refused} found nobody listening")
+        if not_ready := self.retried.count(NOT_READY):
+            met.append(f"{not_ready} answered 503, the model still loading")
+        return f"{self.attempts} attempts" + (": " + ", ".join(met) if met else "")
 
     @property
     def ok(self) -> bool:
@@ -274,4 +288,5 @@ def inspector(exchange: Exchange) -> InspectorView:
         response_body=body_text(response.body) if response else Shown("", 0, 0),
         elapsed_ms=exchange.elapsed_ms,
         attempts=exchange.attempts,
+        retried=exchange.retried,
     )

@@ -33,17 +33,33 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds to wait for the endpoint's answer once the request is sent.",
     )
-    connect_retries: int = Field(
-        default=3,
+    retry_seconds: float = Field(
+        default=15.0,
         ge=0,
-        le=8,
-        description="Extra attempts when the endpoint refuses the connection (e.g. while it restarts).",
+        le=120,
+        description=(
+            "How long to keep trying again while the endpoint cannot be reached (no such host, "
+            "connection refused) or answers 503 (model still loading), as during a model swap or "
+            "a restart of the model container; 0 turns retries off."
+        ),
     )
     retry_backoff: float = Field(
         default=0.25,
         ge=0,
         le=5,
-        description="First pause between attempts, in seconds; it doubles after each one.",
+        description="First pause between attempts, in seconds; it doubles after each one, up to retry_max_pause.",
+    )
+    retry_max_pause: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Longest pause between two attempts, in seconds (a 503's Retry-After may ask for up to 5 s).",
+    )
+    retry_max_attempts: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Most attempts for one call, retries included, whatever the time left.",
     )
     upload_max_bytes: int = Field(
         default=2_000_000, ge=1_000, description="Largest batch CSV upload accepted, in bytes."

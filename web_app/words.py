@@ -32,11 +32,10 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
     retry = "Your input is kept: try again in a few seconds."
     request_id = exc.exchange.request_id
     if isinstance(exc, client.EndpointUnreachable):
-        tries = exc.exchange.attempts
         return Failure(
             "The model service is not answering",
             f"Nothing accepted a connection at {base}"
-            + (f", after {tries} attempts" if tries > 1 else "")
+            + _for_how_long(exc.exchange)
             + ". The model service may be stopped, or restarting with a new model.",
             retry,
             exc.status_code,
@@ -67,7 +66,9 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
     if isinstance(exc, client.EndpointNotReady):
         return Failure(
             "The model is not ready yet",
-            "The model service is running but answered 503: its model is still loading.",
+            "The model service is running but answered 503: its model is still loading"
+            + _for_how_long(exc.exchange)
+            + ".",
             retry,
             exc.status_code,
             request_id=request_id,
@@ -109,6 +110,16 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
         "The model service and this app may disagree about the contract; the inspector below shows what came back.",
         exc.status_code,
         request_id=request_id,
+    )
+
+
+def _for_how_long(exchange: client.Exchange) -> str:
+    """`, after 12 attempts over 15 s` when the call was retried."""
+    if exchange.attempts <= 1:
+        return ""
+    seconds = exchange.elapsed_ms / 1000
+    return f", after {exchange.attempts} attempts" + (
+        f" over {seconds:.0f} s" if seconds >= 1 else ""
     )
 
 

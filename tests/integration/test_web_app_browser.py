@@ -193,7 +193,8 @@ def test_a_stopped_model_service_is_explained_and_a_restart_needs_no_web_app_res
     require_chromium()
     with (
         model_service(model_dirs["iris"], tmp_path) as endpoint,
-        web_app(endpoint.url, tmp_path) as app,
+        # A short retry window: this test is about the page after it.
+        web_app(endpoint.url, tmp_path, WEB_APP_RETRY_SECONDS="1") as app,
     ):
         page.goto(app.url + "/")
         page.get_by_label(re.compile("^Petal width")).fill("2.2")

@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,8 @@ def test_the_model_service_stops_and_comes_back_without_restarting_the_web_app(
 ) -> None:
     with (
         model_service(model_dirs["iris"], tmp_path) as endpoint,
-        web_app(endpoint.url, tmp_path, server="dev") as app,
+        # A short retry window: this test is about what happens after it.
+        web_app(endpoint.url, tmp_path, server="dev", WEB_APP_RETRY_SECONDS="1") as app,
     ):
         fields = form_of(browser.get(app.url + "/", timeout=TIMEOUT).text, "/predict")
         fields["x:petal_width"] = "2.2"
@@ -185,6 +187,33 @@ def test_the_model_service_stops_and_comes_back_without_restarting_the_web_app(
             again = browser.post(app.url + "/predict", data=fields, timeout=TIMEOUT)
             assert again.status_code == 200
             assert "virginica" in again.text
+
+
+def test_a_restart_under_traffic_costs_a_slower_answer_not_an_error_page(
+    model_dirs: dict[str, Path], tmp_path: Path, browser: requests.Session
+) -> None:
+    """DESIGN 5: a prediction sent while the model service is down and
+    coming back waits for it (the default retry window, 15 s) and answers."""
+    with (
+        model_service(model_dirs["iris"], tmp_path) as endpoint,
+        web_app(endpoint.url, tmp_path) as app,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        fields = form_of(browser.get(app.url + "/", timeout=TIMEOUT).text, "/predict")
+        fields["x:petal_width"] = "2.2"
+        port = int(endpoint.url.rsplit(":", 1)[1])
+        endpoint.stop()
+        sent = time.monotonic()
+        pending = pool.submit(browser.post, app.url + "/predict", data=fields, timeout=TIMEOUT)
+        time.sleep(0.5)  # the request is waiting on a port nobody listens on
+        assert not pending.done()
+        with model_service(model_dirs["iris"], tmp_path, port=port):
+            answer = pending.result(timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        assert '<p class="answer-headline">virginica</p>' in answer.text
+        # The waiting was in the model card's fetch or in the POST (the inspector
+        # then says how many attempts it took), depending on the card's age.
+        assert time.monotonic() - sent < 15
 
 
 def test_a_swapped_model_shows_in_the_form_within_seconds(

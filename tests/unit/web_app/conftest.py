@@ -33,8 +33,13 @@ def session(transport: FakeTransport) -> requests.Session:
 
 @pytest.fixture
 def settings() -> Settings:
+    # No pauses and few attempts: a test that never gets an answer ends at once.
     return Settings(
-        model_url=BASE_URL, secret_key="test-secret", retry_backoff=0, metadata_cache_seconds=5
+        model_url=BASE_URL,
+        secret_key="test-secret",
+        retry_backoff=0,
+        retry_max_attempts=4,
+        metadata_cache_seconds=5,
     )
 
 

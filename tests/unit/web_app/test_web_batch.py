@@ -116,7 +116,7 @@ def test_upload_problems_name_the_line(text: str | bytes, status: int, words: st
 def test_a_quoted_multi_line_cell_keeps_later_line_numbers_right() -> None:
     with pytest.raises(upload.UploadError) as caught:
         upload.read(b'5,3,1,0.2\n"5\n",3,1,0.2\n5,3,x,0.2\n', iris_card(), max_rows=10)
-    assert caught.value.problems[-1].startswith("Line 4, column 3")
+    assert caught.value.problems[-1].startswith("Line 4, column “petal_length”")
 
 
 def test_endpoint_rows_are_translated_to_lines() -> None:
@@ -227,6 +227,42 @@ def test_an_unreachable_endpoint_keeps_the_rows_for_another_try(
     assert "The model service is not answering" in text
     assert f"{HEADER}\n5,3,1,0.2\n</textarea>" in text
     assert "Try again" in text
+
+
+@pytest.mark.parametrize("fmt", ["xml", "tsv"])
+def test_an_unknown_format_is_refused_with_the_rows_kept(
+    client: FlaskClient, endpoint: FakeEndpoint, fmt: str
+) -> None:
+    status, text = send(client, f"{HEADER}\n5,3,1,0.2\n", fmt=fmt, as_file=False)
+    assert status == 400
+    assert f"“{fmt}” is not a format" in text
+    assert "json (JSON) and csv (CSV)" in text
+    assert f"{HEADER}\n5,3,1,0.2\n</textarea>" in text
+    assert "/invocations" not in endpoint.calls
+
+
+@pytest.mark.parametrize("csrf", [None, "forged"], ids=["missing", "wrong"])
+def test_an_expired_batch_form_keeps_the_pasted_rows(
+    client: FlaskClient, endpoint: FakeEndpoint, csrf: str | None
+) -> None:
+    token(client)
+    data = {"format": "json", "csv_text": f"{HEADER}\n5,3,1,0.2\n"}
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    answer = client.post("/batch", data=data, content_type="multipart/form-data")
+    text = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400
+    assert "This form had expired" in text
+    assert "Your rows are kept in the box" in text
+    assert f"{HEADER}\n5,3,1,0.2\n</textarea>" in text
+    assert 'name="format" value="json" checked' in text
+    assert "/invocations" not in endpoint.calls
+
+
+def test_an_expired_download_form_is_a_plain_page(client: FlaskClient) -> None:
+    answer = client.post("/batch/download", data={"results": "x"})
+    assert answer.status_code == 400
+    assert "This form has expired" in answer.get_data(as_text=True)
 
 
 def test_no_file_is_a_plain_message(client: FlaskClient) -> None:

@@ -4,6 +4,8 @@ retry policy, and every failure mapped to its typed error."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import orjson
 import pytest
@@ -27,23 +29,78 @@ from web_app import client as c
 ROW = [5.7, 3.0, 4.2, 1.2]
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the client sleeps (or a test
+    says), so retry deadlines are tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
 def make_client(
-    handler: Callable[[requests.PreparedRequest], object], retries: int = 3
+    handler: Callable[[requests.PreparedRequest], object],
+    *,
+    retry_seconds: float = 15.0,
+    max_attempts: int = 40,
+    clock: FakeClock | None = None,
 ) -> tuple[c.EndpointClient, FakeTransport, list[float]]:
     transport = FakeTransport(handler)  # type: ignore[arg-type]
     session = requests.Session()
     session.mount("http://", transport)
-    sleeps: list[float] = []
+    clock = clock or FakeClock()
     endpoint_client = c.EndpointClient(
         BASE_URL,
         session,
         connect_timeout=1.5,
         read_timeout=9,
-        retries=retries,
-        backoff=0.1,
-        sleep=sleeps.append,
+        retry_seconds=retry_seconds,
+        backoff=0.25,
+        max_pause=1.0,
+        max_attempts=max_attempts,
+        sleep=clock.sleep,
+        clock=clock,
     )
-    return endpoint_client, transport, sleeps
+    return endpoint_client, transport, clock.sleeps
+
+
+def not_ready(
+    request: requests.PreparedRequest, retry_after: str | None = None
+) -> requests.Response:
+    """What the model service answers while its model loads."""
+    return response(
+        request,
+        503,
+        {
+            "type": "/problems/not-ready",
+            "title": "The model is not loaded yet",
+            "status": 503,
+        },
+        PROBLEM_MEDIA_TYPE,
+        {"Retry-After": retry_after} if retry_after is not None else None,
+    )
+
+
+def first_then(
+    failures: list[Callable[[requests.PreparedRequest], object]],
+    then: Callable[[requests.PreparedRequest], object],
+) -> Callable[[requests.PreparedRequest], object]:
+    """A handler that meets each of `failures` in turn, then `then` for good."""
+    seen: list[int] = []
+
+    def handle(request: requests.PreparedRequest) -> object:
+        seen.append(1)
+        return failures[len(seen) - 1](request) if len(seen) <= len(failures) else then(request)
+
+    return handle
 
 
 def test_predict_sends_json_in_feature_order() -> None:
@@ -87,28 +144,139 @@ def test_each_call_has_its_own_request_id_which_the_exchange_reports() -> None:
 
 
 def test_a_refused_connection_is_retried_with_a_doubling_pause_then_answers() -> None:
-    endpoint = FakeEndpoint()
-    outcomes: list[object] = []
-
-    def flaky(request: requests.PreparedRequest) -> object:
-        outcomes.append(None)
-        return refused(request) if len(outcomes) <= 2 else endpoint(request)
-
-    endpoint_client, transport, sleeps = make_client(flaky)
+    endpoint_client, transport, sleeps = make_client(first_then([refused, refused], FakeEndpoint()))
     answer = endpoint_client.predict([ROW], iris_card(), Format.JSON)
     assert answer.exchange.attempts == 3
-    assert sleeps == [0.1, 0.2]
+    assert answer.exchange.retried == (c.REFUSED, c.REFUSED)
+    assert sleeps == [0.25, 0.5]
     assert len(transport.requests) == 3
+    assert len({r.headers["X-Request-ID"] for r in transport.requests}) == 1  # one call, resent
 
 
-def test_retries_are_bounded() -> None:
-    endpoint_client, transport, sleeps = make_client(refused, retries=2)
+def test_a_503_while_the_model_loads_is_retried_then_answers() -> None:
+    endpoint_client, transport, sleeps = make_client(
+        first_then([not_ready, not_ready], FakeEndpoint())
+    )
+    answer = endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert answer.body.predictions == ["versicolor"]
+    assert answer.exchange.attempts == 3
+    assert answer.exchange.retried == (c.NOT_READY, c.NOT_READY)
+    assert answer.exchange.response is not None
+    assert answer.exchange.response.status == 200
+    assert sleeps == [0.25, 0.5]
+    assert [r.body for r in transport.requests] == [encode_json_rows([ROW])] * 3  # POST resent
+
+
+def test_a_swap_as_seen_from_here_is_a_slower_answer() -> None:
+    """No such host, then refused, then 503 until the model is loaded, then the answer."""
+    endpoint_client, _, sleeps = make_client(
+        first_then([refused] * 4 + [not_ready] * 5, FakeEndpoint(card=iris_card("2")))
+    )
+    answer = endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert answer.exchange.attempts == 10
+    assert answer.exchange.retried == (c.REFUSED,) * 4 + (c.NOT_READY,) * 5
+    assert sleeps == [0.25, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # capped at max_pause
+    assert sum(sleeps) < 15
+
+
+def test_retries_stop_at_the_deadline_and_the_last_pause_ends_on_it() -> None:
+    endpoint_client, transport, sleeps = make_client(refused, retry_seconds=3.0)
     with pytest.raises(c.EndpointUnreachable) as caught:
         endpoint_client.predict([ROW], iris_card(), Format.JSON)
-    assert len(transport.requests) == 3
-    assert sleeps == [0.1, 0.2]
-    assert caught.value.exchange.attempts == 3
+    assert sleeps == [0.25, 0.5, 1.0, 1.0, 0.25]  # 3 s in all; the last attempt at the deadline
+    assert caught.value.exchange.attempts == len(transport.requests) == 6
+    assert caught.value.exchange.retried == (c.REFUSED,) * 5
     assert caught.value.exchange.response is None
+    assert "6 attempts" in caught.value.message
+
+
+def test_time_spent_in_the_attempts_counts_against_the_deadline() -> None:
+    clock = FakeClock()
+
+    def slow_refusal(request: requests.PreparedRequest) -> object:
+        clock.now += 2.0  # a name lookup that takes a while to fail
+        return refused(request)
+
+    endpoint_client, transport, sleeps = make_client(slow_refusal, retry_seconds=5.0, clock=clock)
+    with pytest.raises(c.EndpointUnreachable):
+        endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert sleeps == [0.25, 0.5]  # 2 + 0.25 + 2 + 0.5 + 2 > 5
+    assert len(transport.requests) == 3
+
+
+def test_retries_are_bounded_in_count_too() -> None:
+    endpoint_client, transport, _ = make_client(refused, max_attempts=3)
+    with pytest.raises(c.EndpointUnreachable) as caught:
+        endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert len(transport.requests) == caught.value.exchange.attempts == 3
+
+
+def test_a_503_to_the_end_is_not_ready_with_the_last_answer_kept() -> None:
+    endpoint_client, transport, sleeps = make_client(not_ready, retry_seconds=2.0)
+    with pytest.raises(c.EndpointNotReady) as caught:
+        endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    exchange = caught.value.exchange
+    assert sleeps == [0.25, 0.5, 1.0, 0.25]
+    assert exchange.attempts == len(transport.requests) == 5
+    assert exchange.retried == (c.NOT_READY,) * 4
+    assert exchange.response is not None
+    assert exchange.response.status == 503
+    assert b"/problems/not-ready" in exchange.response.body
+    assert caught.value.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "pauses"),
+    [
+        pytest.param("2", [2.0, 2.0], id="seconds"),
+        pytest.param("0", [0.25, 0.5], id="zero-is-our-own-backoff"),
+        pytest.param("3600", [5.0, 5.0], id="capped"),
+        pytest.param("soon", [0.25, 0.5], id="unreadable-ignored"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", [0.25, 0.5], id="a-past-date"),
+    ],
+)
+def test_a_503s_retry_after_is_honoured_up_to_a_cap(retry_after: str, pauses: list[float]) -> None:
+    endpoint_client, _, sleeps = make_client(
+        first_then([lambda r: not_ready(r, retry_after)] * 2, FakeEndpoint())
+    )
+    endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert sleeps == pauses
+
+
+def test_a_retry_after_date_in_the_future_is_read() -> None:
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=4), usegmt=True)
+    endpoint_client, _, sleeps = make_client(
+        first_then([lambda r: not_ready(r, soon)], FakeEndpoint())
+    )
+    endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert len(sleeps) == 1
+    assert 2.0 <= sleeps[0] <= 4.0
+
+
+def test_no_retries_when_the_deadline_is_zero() -> None:
+    endpoint_client, transport, sleeps = make_client(refused, retry_seconds=0)
+    with pytest.raises(c.EndpointUnreachable):
+        endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert (len(transport.requests), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(lambda r: requests.ConnectTimeout("t", request=r), id="connect-timeout"),
+        pytest.param(lambda r: requests.ReadTimeout("t", request=r), id="read-timeout"),
+        pytest.param(dropped, id="connection-dropped"),
+        pytest.param(lambda r: response(r, 502, b"bad gateway", reason="Bad Gateway"), id="502"),
+        pytest.param(lambda r: response(r, 500, b"oops", reason="Internal Server Error"), id="500"),
+    ],
+)
+def test_what_may_have_been_processed_is_not_retried(
+    failure: Callable[[requests.PreparedRequest], object],
+) -> None:
+    endpoint_client, transport, sleeps = make_client(first_then([failure], FakeEndpoint()))
+    with pytest.raises(c.EndpointError):
+        endpoint_client.predict([ROW], iris_card(), Format.JSON)
+    assert (len(transport.requests), sleeps) == (1, [])
 
 
 def json_answer(
@@ -131,7 +299,7 @@ PROBLEM_422 = {
 @pytest.mark.parametrize(
     ("handler", "error", "status", "attempts"),
     [
-        pytest.param(refused, c.EndpointUnreachable, 503, 4, id="refused"),
+        pytest.param(refused, c.EndpointUnreachable, 503, 18, id="refused-until-the-deadline"),
         pytest.param(
             lambda r: requests.ConnectTimeout("connect timed out", request=r),
             c.ConnectTimeout,
@@ -188,8 +356,8 @@ PROBLEM_422 = {
             lambda r: response(r, 503, b"", reason="Service Unavailable"),
             c.EndpointNotReady,
             503,
-            1,
-            id="503-not-ready",
+            18,
+            id="503-not-ready-until-the-deadline",
         ),
         pytest.param(
             lambda r: response(r, 200, b"<html>", "text/html"),
@@ -315,17 +483,13 @@ def test_metadata_that_is_not_a_card_is_unreadable() -> None:
         endpoint_client.metadata()
 
 
-def test_metadata_is_retried_when_refused() -> None:
-    endpoint = FakeEndpoint()
-    seen: list[int] = []
-
-    def flaky(request: requests.PreparedRequest) -> object:
-        seen.append(1)
-        return refused(request) if len(seen) == 1 else endpoint(request)
-
-    endpoint_client, _, sleeps = make_client(flaky)
+@pytest.mark.parametrize("failure", [refused, not_ready], ids=["refused", "503"])
+def test_metadata_is_retried_like_a_prediction(
+    failure: Callable[[requests.PreparedRequest], object],
+) -> None:
+    endpoint_client, _, sleeps = make_client(first_then([failure], FakeEndpoint()))
     assert endpoint_client.metadata().name == "iris"
-    assert sleeps == [0.1]
+    assert sleeps == [0.25]
 
 
 @pytest.mark.parametrize(

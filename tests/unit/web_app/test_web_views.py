@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -25,6 +26,8 @@ from web_fakes import (
 
 from shared.problems import PROBLEM_MEDIA_TYPE
 from web_app import Settings, create_app
+from web_app.client import EndpointUnreachable, Exchange, SentRequest
+from web_app.metadata import MetadataCache
 
 
 def page(client: FlaskClient, path: str = "/") -> str:
@@ -189,12 +192,80 @@ def test_bad_values_are_explained_by_field_and_not_sent(
     assert "/invocations" not in endpoint.calls
 
 
-def test_a_form_without_its_csrf_token_is_refused_in_plain_words(client: FlaskClient) -> None:
+def test_a_form_without_its_csrf_token_keeps_the_input_and_can_be_sent_again(
+    client: FlaskClient, endpoint: FakeEndpoint
+) -> None:
     fields = form_fields(client)
+    fields["x:petal_width"] = "1.9"
+    fields["format"] = "csv"
     del fields["csrf_token"]
     answer = client.post("/predict", data=fields)
     assert answer.status_code == 400
-    assert "This form has expired" in answer.get_data(as_text=True)
+    text = html.unescape(answer.get_data(as_text=True))
+    assert "This form had expired" in text
+    assert "nothing was sent" in text
+    assert 'value="1.9"' in text  # the input is kept
+    assert 'name="format" value="csv" checked' in text
+    assert "/invocations" not in endpoint.calls
+    again = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', text))
+    assert again["csrf_token"]  # a fresh one, so sending again works
+    again["format"] = "csv"
+    assert client.post("/predict", data=again).status_code == 200
+
+
+def test_a_wrong_csrf_token_keeps_the_input_too(client: FlaskClient) -> None:
+    status, text = predict(client, csrf_token="forged", **{"x:sepal_width": "3.4"})
+    assert status == 400
+    assert "This form had expired" in text
+    assert 'value="3.4"' in text
+
+
+@pytest.mark.parametrize("model", [None, "", "  "], ids=["absent", "empty", "blank"])
+def test_a_form_without_its_model_field_is_a_bad_form_not_a_swap(
+    client: FlaskClient, endpoint: FakeEndpoint, model: str | None
+) -> None:
+    fields = form_fields(client)
+    fields["x:petal_length"] = "4.8"
+    if model is None:
+        del fields["model"]
+    else:
+        fields["model"] = model
+    answer = client.post("/predict", data=fields)
+    text = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400
+    assert "The form is incomplete" in text
+    assert "“model”" in text
+    assert "has changed" not in text
+    assert 'value="4.8"' in text
+    assert '<input type="hidden" name="model" value="iris:1:aaaaaaaaaaaa">' in text
+    assert "/invocations" not in endpoint.calls
+
+
+@pytest.mark.parametrize("value", ["xml", "JSONP", "yaml"])
+def test_an_unknown_format_is_refused_naming_the_accepted_ones(
+    client: FlaskClient, endpoint: FakeEndpoint, value: str
+) -> None:
+    status, text = predict(client, format=value, **{"x:sepal_length": "6.1"})
+    assert status == 400
+    assert f"“{value.lower()}” is not a format" in text
+    assert "json (JSON) and csv (CSV)" in text
+    assert 'value="6.1"' in text
+    assert "/invocations" not in endpoint.calls
+
+
+@pytest.mark.parametrize(("value", "content_type"), [("CSV", "text/csv"), ("", "application/json")])
+def test_a_format_in_capitals_or_left_blank_is_understood(
+    client: FlaskClient, transport: FakeTransport, value: str, content_type: str
+) -> None:
+    status, _ = predict(client, format=value)
+    assert status == 200
+    assert str(transport.requests[-1].headers["Content-Type"]).startswith(content_type)
+
+
+def test_reloading_the_answer_page_goes_back_to_the_form(client: FlaskClient) -> None:
+    answer = client.get("/predict")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/"
 
 
 # --- failures -------------------------------------------------------------------------
@@ -274,8 +345,57 @@ def test_a_refused_endpoint_was_tried_again(
     fields = form_fields(client)
     endpoint.fail, endpoint.fail_paths = refused, ("/invocations",)
     text = html.unescape(client.post("/predict", data=fields).get_data(as_text=True))
-    assert f"after {settings.connect_retries + 1} attempts" in text
-    assert endpoint.calls.count("/invocations") == settings.connect_retries + 1
+    assert f"after {settings.retry_max_attempts} attempts" in text
+    assert endpoint.calls.count("/invocations") == settings.retry_max_attempts
+
+
+def flaky(
+    endpoint: FakeEndpoint, failure: Callable[[requests.PreparedRequest], object], times: int
+) -> Callable[[requests.PreparedRequest], object]:
+    """`failure` for the first `times` calls to /invocations, then the endpoint itself."""
+    left = [times]
+
+    def handle(request: requests.PreparedRequest) -> object:
+        if left[0] > 0:
+            left[0] -= 1
+            return failure(request)
+        endpoint.fail = None
+        return endpoint(request)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("failure", "met"),
+    [
+        (refused, "2 found nobody listening"),
+        (lambda r: response(r, 503, b""), "2 answered 503, the model still loading"),
+    ],
+    ids=["refused", "503"],
+)
+def test_a_model_swap_costs_a_slower_answer_not_an_error_page(
+    client: FlaskClient,
+    endpoint: FakeEndpoint,
+    failure: Callable[[requests.PreparedRequest], object],
+    met: str,
+) -> None:
+    fields = form_fields(client)
+    endpoint.fail, endpoint.fail_paths = flaky(endpoint, failure, 2), ("/invocations",)
+    answer = client.post("/predict", data=fields)
+    text = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 200
+    assert '<p class="answer-headline">versicolor</p>' in text
+    assert f"(3 attempts: {met})" in text  # the inspector says what the wait was
+
+
+def test_the_form_waits_for_a_swapped_models_metadata(
+    client: FlaskClient, endpoint: FakeEndpoint, transport: FakeTransport
+) -> None:
+    endpoint.fail, endpoint.fail_paths = flaky(endpoint, refused, 3), ("/metadata",)
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert "Ask the <em>iris</em> model" in answer.get_data(as_text=True)
+    assert [r.path_url for r in transport.requests] == ["/metadata"] * 4
 
 
 def test_without_metadata_the_form_cannot_be_built_and_says_so(
@@ -338,7 +458,6 @@ def test_a_stale_model_card_keeps_the_form_when_the_endpoint_goes_away(
     ("method", "path", "status", "words"),
     [
         ("GET", "/nowhere", 404, "There is no such page"),
-        ("GET", "/predict", 405, "That is not how this page is used"),
         ("DELETE", "/", 405, "That is not how this page is used"),
     ],
 )
@@ -424,3 +543,46 @@ def test_healthz_is_200_while_the_endpoint_is_not_ready(
     assert answer.json["status"] == "ok"
     assert answer.json["endpoint"]["ready"] is False
     assert answer.json["endpoint"]["status"] == status
+
+
+# --- the model card cache -------------------------------------------------------------
+
+
+def test_threads_waiting_on_a_failing_metadata_fetch_get_its_error_not_their_own_wait() -> None:
+    """While the endpoint is down a fetch takes the whole retry window; the
+    threads queued behind it must not each start another one in turn."""
+    started, release = threading.Event(), threading.Event()
+    fetches: list[int] = []
+    failure = EndpointUnreachable(
+        "down", Exchange(SentRequest("GET", BASE_URL + "/metadata", [], b""), None, 5, 1.0)
+    )
+
+    def fetch() -> object:
+        fetches.append(1)
+        started.set()
+        release.wait(5)
+        raise failure
+
+    cache = MetadataCache(fetch, ttl_seconds=5)  # type: ignore[arg-type]
+    outcomes: list[object] = []
+
+    def get() -> None:
+        try:
+            outcomes.append(cache.get())
+        except EndpointUnreachable as exc:
+            outcomes.append(exc)
+
+    first = threading.Thread(target=get)
+    first.start()
+    assert started.wait(5)
+    waiting = [threading.Thread(target=get) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    release.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    assert outcomes == [failure] * 4
+    assert len(fetches) == 1
+    with pytest.raises(EndpointUnreachable):
+        cache.get()  # a later request tries again
+    assert len(fetches) == 2
