@@ -9,11 +9,29 @@ flat or nested) or binary: with the `Inference-Header-Content-Length`
 header, the body is the JSON header followed by each input's raw
 little-endian bytes, `parameters.binary_data_size` long, in input order.
 
-Mistakes in the request's structure (shapes, datatypes, names, binary
-lengths, missing fields) are `MalformedPayload` (400); cell values are
-checked by `shared.codecs`, exactly as for the native routes (`InvalidRows`,
-422); too many rows is `PayloadTooLarge` (413). The module knows nothing of
-HTTP beyond the header's value, so clients (and tests) use it too.
+Errors get the statuses the native routes give the same faults (DESIGN
+4.2/4.3):
+
+- `MalformedPayload` (400), a request that is not a well-formed inference
+  request: not JSON, a missing `inputs`, `name`, `datatype` or `shape`,
+  `data` that does not fill the declared shape, a datatype this model does
+  not take (BYTES, BOOL) or that is not a V2 datatype, integer data that
+  its INT/UINT datatype cannot hold, bad binary framing, bad `outputs` or
+  `parameters`.
+- `InvalidRows` (422), well-formed tensors that are not valid rows for the
+  model, as `/invocations` says of its rows: no rows; a single tensor
+  whose shape is not `[N, F]` with F the model's number of features
+  ("wrong number of columns"); per-feature tensors with a feature missing,
+  unknown or given twice, of different lengths, or not of shape `[N]` /
+  `[N, 1]`; an FP16/FP32 value beyond its datatype's range ("number out of
+  float range"); and every cell checked by `shared.codecs` exactly as for
+  the native routes (non-numbers, NaN where the model needs every value,
+  infinity). Errors about a feature or a cell carry a `CellError` naming
+  its row and/or column (the feature), and the detail names the input.
+- `PayloadTooLarge` (413), too many rows.
+
+The module knows nothing of HTTP beyond the header's value, so clients
+(and tests) use it too.
 """
 
 from __future__ import annotations
@@ -31,7 +49,7 @@ from shared import codecs
 from shared.card import ModelCard
 from shared.codecs import InputSchema, kind_of
 from shared.predictions import ModelRef, Prediction
-from shared.problems import InvalidRows, MalformedPayload
+from shared.problems import MAX_LISTED_ERRORS, CellError, InvalidRows, MalformedPayload
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_MEDIA_TYPE = "application/octet-stream"
@@ -377,62 +395,89 @@ def _rows(tensors: list[_Tensor], schema: InputSchema) -> np.ndarray:
     single = tensors[0]
     whole = len(single.shape) == 2 and single.shape[1] == schema.width
     if len(tensors) == 1 and (single.name not in features or whole):
-        if len(single.shape) != 2 or single.shape[1] != schema.width:
-            raise MalformedPayload(
-                f"Input {single.name!r} has shape {list(single.shape)}; one input must have shape "
-                f"[N, {schema.width}]: N rows of {', '.join(features)}, in that order. "
+        if not whole:
+            given = f" ({single.shape[1]} columns)" if len(single.shape) == 2 else ""
+            raise InvalidRows(
+                f"Input {single.name!r} has shape {list(single.shape)}{given}; one input must "
+                f"have shape [N, {schema.width}]: N rows of {', '.join(features)}, in that order. "
                 "Or send one input per feature, named after it, of shape [N]."
             )
-        columns = [single]
+        columns_of = {single.name: features}
+        tensors_in_order = [single]
     else:
-        columns = _by_feature(tensors, schema)
+        tensors_in_order = _by_feature(tensors, schema)
+        columns_of = {t.name: (t.name,) for t in tensors_in_order}
     n = single.shape[0]
     if n == 0:
         raise InvalidRows("There are no rows to predict.")
     codecs.check_row_count(n, schema)
     arrays = []
-    for tensor in columns:
-        array = _as_float(tensor)
+    for tensor in tensors_in_order:
+        array = _as_float(tensor, columns_of[tensor.name])
         if array is None:
             # Some cell is not a plain number (null, a string, a boolean...):
             # the shared decoder words the error, or reads null as missing.
-            return codecs.rows_to_array(_python_rows(columns, n, schema.width), schema)
+            return codecs.rows_to_array(_python_rows(tensors_in_order, n, schema.width), schema)
         arrays.append(array)
     X = arrays[0].reshape(n, schema.width) if len(arrays) == 1 else np.column_stack(arrays)
     return codecs.check_array(X, schema)
 
 
 def _by_feature(tensors: list[_Tensor], schema: InputSchema) -> list[_Tensor]:
-    """One tensor per feature, put in feature order."""
+    """One tensor per feature, put in feature order. A feature unknown,
+    missing or given twice, or tensors that are not all [N] or [N, 1] with
+    the same N, are row errors (422) on the feature's column, as a header
+    or rows by name are on `/invocations`."""
+    features = schema.features
+    errors: list[CellError] = []
     given: dict[str, _Tensor] = {}
     for tensor in tensors:
-        if tensor.name not in schema.features:
-            raise MalformedPayload(
-                f"Unknown input {tensor.name!r}. Send one input per feature, named "
-                f"{', '.join(schema.features)}, or a single input of shape [N, {schema.width}]."
-            )
-        if tensor.name in given:
-            raise MalformedPayload(f"Input {tensor.name!r} is given twice.")
-        given[tensor.name] = tensor
-    missing = [name for name in schema.features if name not in given]
-    if missing:
-        raise MalformedPayload(
-            f"Missing input{'s' if len(missing) > 1 else ''} {', '.join(missing)}: with one input "
-            f"per feature, every feature needs one (or send a single [N, {schema.width}] input)."
-        )
-    n = tensors[0].shape[0]
-    for tensor in tensors:
-        if tensor.shape not in ((n,), (n, 1)):
-            raise MalformedPayload(
-                f"Input {tensor.name!r} has shape {list(tensor.shape)}; per-feature inputs must "
-                f"all have shape [N] or [N, 1] with the same N (the first has N = {n})."
-            )
-    return [given[name] for name in schema.features]
+        name = tensor.name
+        if name in given:
+            errors.append(CellError(column=name, message=f"input {name!r} is given twice"))
+        elif name not in features:
+            errors.append(CellError(column=name, message=f"unknown input {name!r}: not a feature"))
+        given.setdefault(name, tensor)
+    errors += [
+        CellError(column=name, message=f"missing input {name!r}")
+        for name in features
+        if name not in given
+    ]
+    if errors:
+        raise _feature_errors(errors, schema)
+    ordered = [given[name] for name in features]
+    first = tensors[0]
+    n = first.shape[0]
+    for tensor in ordered:
+        if tensor.shape[1:] not in ((), (1,)):
+            message = f"input {tensor.name!r} has shape {list(tensor.shape)}, not [N] or [N, 1]"
+        elif tensor.shape[0] != n:
+            message = f"input {tensor.name!r} has {tensor.shape[0]} rows, but input {first.name!r} has {n}"
+        else:
+            continue
+        errors.append(CellError(column=tensor.name, message=message))
+    if errors:
+        raise _feature_errors(errors, schema)
+    return ordered
 
 
-def _as_float(tensor: _Tensor) -> np.ndarray | None:
+def _feature_errors(errors: list[CellError], schema: InputSchema) -> InvalidRows:
+    """The errors of inputs per feature, each on its feature's column; the
+    detail (all a V2 error body shows) lists them all and says what to send."""
+    listed = errors[:MAX_LISTED_ERRORS]
+    more = f" and {len(errors) - len(listed)} more" if len(errors) > len(listed) else ""
+    detail = (
+        f"Inputs per feature: {'; '.join(e.message for e in listed)}{more}. Send one input "
+        f"per feature, named {', '.join(schema.features)}, each of shape [N] or [N, 1] with "
+        f"the same N; or a single input of shape [N, {schema.width}]."
+    )
+    return InvalidRows(detail, listed)
+
+
+def _as_float(tensor: _Tensor, columns: Sequence[str]) -> np.ndarray | None:
     """The tensor's values as float64, as its datatype holds them; None when
-    a JSON cell is not a plain number (left to the shared row checks)."""
+    a JSON cell is not a plain number (left to the shared row checks).
+    `columns` are the features the tensor holds, in order, to name a cell."""
     dtype = NUMERIC_DATATYPES[tensor.datatype]
     values = tensor.values
     if isinstance(values, np.ndarray):
@@ -455,11 +500,21 @@ def _as_float(tensor: _Tensor) -> np.ndarray | None:
             )
         return array
     if dtype.itemsize < 8:
-        finite = array[np.isfinite(array)]
-        if finite.size and np.abs(finite).max() > np.finfo(dtype).max:
-            raise MalformedPayload(
-                f"Input {tensor.name!r} holds values outside the range of {tensor.datatype}."
-            )
+        # What the binary form cannot hold is out of float range, as a number
+        # beyond float64 is on /invocations (the binary form would be inf).
+        beyond = np.flatnonzero(np.isfinite(array) & (np.abs(array) > np.finfo(dtype).max))
+        if beyond.size:
+            width = len(columns)
+            errors = [
+                CellError(
+                    row=i // width,
+                    column=columns[i % width],
+                    message=f"number out of float range for {tensor.datatype} "
+                    f"(input {tensor.name!r}): {values[i]!r}",
+                )
+                for i in beyond[:MAX_LISTED_ERRORS].tolist()
+            ]
+            raise InvalidRows.from_errors(errors, total=int(beyond.size))
         # round as the binary form would, so JSON and binary predict alike
         return array.astype(dtype).astype(np.float64)
     return array

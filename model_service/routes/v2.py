@@ -10,7 +10,6 @@ Errors are `{"error": "..."}` (model_service.errors does that for `/v2`).
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.predictor import Predictor
 from shared import v2
-from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
+from shared.problems import UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])
 
@@ -152,14 +151,17 @@ def _inline(model: type[BaseModel]) -> dict[str, Any]:
 
 
 _ERRORS = {
-    400: "A malformed request: not JSON, a missing field, a wrong shape or datatype, an unknown "
-    "input or output name, binary data lengths that do not add up.",
+    400: "A malformed request: not JSON, a missing field, data that does not fill the declared "
+    "shape, a datatype the model does not take, an unknown output name, binary data lengths "
+    "that do not add up, corrupt gzip/deflate data.",
     404: "No such model or version.",
     413: "The body is over the size limit, or has more rows than the row limit.",
     415: "A Content-Type other than application/json or application/octet-stream, or a "
     "Content-Encoding other than gzip or deflate.",
-    422: "The tensors are well formed but a value is not valid input: a non-number, NaN/inf "
-    "where the model needs every value.",
+    422: "The tensors are well formed but are not valid rows for the model, as on /invocations: "
+    "no rows, the wrong number of columns, an unknown, missing or duplicate feature input, "
+    "per-feature inputs of different lengths, a non-number, NaN/inf where the model needs "
+    "every value, a number out of range for its datatype.",
     500: "A bug; the body is generic and the log has the details.",
     503: "The model is not loaded yet.",
 }
@@ -256,8 +258,7 @@ async def infer(request: Request) -> Response:
     predictor = _served(request)
     settings = get_settings(request)
     _check_media_type(request.headers.get("content-type"))
-    body = await read_body(request, settings.max_body_bytes)
-    body = _decompressed(body, request.headers.get("content-encoding"), settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes)  # Content-Encoding undone
     decoded = v2.decode_request(
         body,
         request.headers.get(v2.HEADER_LENGTH),
@@ -352,28 +353,3 @@ def _check_media_type(content_type: str | None) -> None:
             f"Content-Type {media_type!r} is not an inference request; send {_JSON} "
             f"(or {v2.BINARY_MEDIA_TYPE} with the {_HEADER} header)."
         )
-
-
-def _decompressed(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """The body as sent before `Content-Encoding` (gzip and deflate, which
-    tritonclient's request_compression_algorithm uses), held to the same
-    size limit once inflated, so a small bomb cannot become a large body."""
-    kind = (encoding or "").strip().lower()
-    if kind in ("", "identity"):
-        return body
-    if kind not in ("gzip", "deflate"):
-        raise UnsupportedMediaType(
-            f"Content-Encoding {kind!r} is not supported; send gzip, deflate or an uncompressed body."
-        )
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if kind == "gzip" else zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise MalformedPayload(f"The body is not valid {kind} data ({exc}).") from None
-    if len(inflated) > limit:
-        raise PayloadTooLarge(
-            f"The body inflates to more than the limit of {limit:,} bytes; split the batch."
-        )
-    if not inflater.eof:
-        raise MalformedPayload(f"The {kind} body ends before its compressed data does.")
-    return inflated

@@ -226,7 +226,7 @@ def test_errors_reach_the_client_as_messages(
     tensor.set_data_from_numpy(narrow)
     with pytest.raises(InferenceServerException) as caught:
         client.infer(name, [tensor])
-    assert caught.value.status() == "400"
+    assert caught.value.status() == "422"  # wrong number of columns, as on /invocations
     assert f"[N, {rows.shape[1]}]" in caught.value.message()
     tensor = httpclient.InferInput("input-0", list(rows.shape), "FP64")
     tensor.set_data_from_numpy(rows)

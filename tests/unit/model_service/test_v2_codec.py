@@ -211,25 +211,10 @@ _ONE = [tensor("x", [1, 4], [1, 2, 3, 4])]
         ({"inputs": [tensor("x", [1, 4], [1, 2, 3, 4], "FLOAT")]}, "not a V2 datatype"),
         ({"inputs": [tensor("x", [1, -4], [1, 2, 3, 4])]}, "non-negative integers"),
         ({"inputs": [tensor("x", [1, 4], [1, 2, 3])]}, r"\(4 values\), but its data has 3"),
-        ({"inputs": [tensor("x", [1, 3], [1, 2, 3])]}, r"must have shape \[N, 4\]"),
-        ({"inputs": [tensor("x", [4], [1, 2, 3, 4])]}, r"must have shape \[N, 4\]"),
         ({"inputs": [tensor("x", [1, 4], {"a": 1})]}, "must be a list"),
         ({"inputs": [tensor("x", [1, 4], [1.5, 2, 3, 4], "INT32")]}, "non-integers"),
         ({"inputs": [tensor("x", [1, 4], [300, 2, 3, 4], "INT8")]}, "range of INT8"),
         ({"inputs": [tensor("x", [1, 4], [-1, 2, 3, 4], "UINT8")]}, "range of UINT8"),
-        ({"inputs": [tensor("x", [1, 4], [1e39, 2, 3, 4], "FP32")]}, "range of FP32"),
-        ({"inputs": [tensor("a", [1], [1]), tensor("zz", [1], [1])]}, "Unknown input 'zz'"),
-        ({"inputs": [tensor("a", [1], [1]), tensor("a", [1], [1])]}, "given twice"),
-        ({"inputs": [tensor("a", [1], [1]), tensor("b", [1], [1])]}, "Missing inputs c, d"),
-        (
-            {
-                "inputs": [
-                    tensor(n, [1] if n != "d" else [2], [1] * (1 if n != "d" else 2))
-                    for n in FEATURES
-                ]
-            },
-            "same N",
-        ),
         ({"id": 5, "inputs": _ONE}, "`id` must be a string"),
         ({"parameters": [1], "inputs": _ONE}, "must be an object"),
         ({"parameters": {"binary_data_output": "yes"}, "inputs": _ONE}, "true or false"),
@@ -268,6 +253,88 @@ _ONE = [tensor("x", [1, 4], [1, 2, 3, 4])]
 def test_malformed_requests_are_400(document: Any, message: str) -> None:
     with pytest.raises(MalformedPayload, match=message):
         decode(document)
+
+
+def _per_feature(shapes: dict[str, list[int]] | None = None, *names: str) -> list[dict[str, Any]]:
+    """One tensor per name (default: every feature) of shape [1] unless `shapes` says."""
+    shapes = shapes or {}
+    return [
+        tensor(n, shapes.get(n, [1]), [1.0] * math.prod(shapes.get(n, [1])))
+        for n in (names or FEATURES)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message", "cells"),
+    [
+        ([tensor("x", [1, 3], [1, 2, 3])], r"'x' has shape \[1, 3\] \(3 columns\).*\[N, 4\]", []),
+        ([tensor("x", [1, 5], [1, 2, 3, 4, 5])], r"\(5 columns\).*\[N, 4\]", []),
+        ([tensor("x", [4], [1, 2, 3, 4])], r"'x' has shape \[4\];.*\[N, 4\]", []),
+        ([tensor("x", [1, 1, 4], [1, 2, 3, 4])], r"'x' has shape \[1, 1, 4\];.*\[N, 4\]", []),
+        (
+            _per_feature(None, "a", "b"),
+            "missing input 'c'; missing input 'd'",
+            [(None, "c"), (None, "d")],
+        ),
+        (
+            _per_feature(None, "a", "b", "c", "d", "zz"),
+            "unknown input 'zz': not a feature",
+            [(None, "zz")],
+        ),
+        (_per_feature(None, "a", "b", "c", "d", "a"), "input 'a' is given twice", [(None, "a")]),
+        (
+            _per_feature({"d": [2]}),
+            "input 'd' has 2 rows, but input 'a' has 1",
+            [(None, "d")],
+        ),
+        (
+            _per_feature({"c": [1, 2]}),
+            r"input 'c' has shape \[1, 2\], not \[N\] or \[N, 1\]",
+            [(None, "c")],
+        ),
+        (
+            [tensor("x", [2, 4], [1, 2, 3, 4, 1, 2, 1e39, -1e300], "FP32")],
+            "row 1, column 'c': number out of float range for FP32",
+            [(1, "c"), (1, "d")],
+        ),
+        (
+            [tensor("x", [1, 4], [1, 7e4, 3, 4], "FP16")],
+            "row 0, column 'b': number out of float range for FP16",
+            [(0, "b")],
+        ),
+        (
+            [
+                *_per_feature({"a": [2], "b": [2], "d": [2]}, "a", "b", "d"),
+                tensor("c", [2, 1], [[1], [1e300]], "FP32"),
+            ],
+            r"row 1, column 'c': number out of float range for FP32 \(input 'c'\)",
+            [(1, "c")],
+        ),
+    ],
+    ids=[
+        "too few columns",
+        "too many columns",
+        "one dimension",
+        "three dimensions",
+        "missing features",
+        "unknown feature",
+        "duplicate feature",
+        "different lengths",
+        "feature of two columns",
+        "FP32 out of range",
+        "FP16 out of range",
+        "FP32 out of range per feature",
+    ],
+)
+def test_row_faults_are_422_as_on_the_native_routes(
+    inputs: list[dict[str, Any]], message: str, cells: list[tuple[int | None, str]]
+) -> None:
+    # the native routes call these "wrong number of columns", "unknown,
+    # missing or duplicate feature names", "columnar inputs of different
+    # lengths" and "numbers out of float range": 422, with the cells named
+    with pytest.raises(InvalidRows, match=message) as caught:
+        decode({"inputs": inputs})
+    assert [(e.row, e.column) for e in caught.value.errors] == cells
 
 
 def test_no_rows_is_422() -> None:

@@ -294,6 +294,10 @@ def _tensor(**changes: Any) -> bytes:
     return orjson.dumps({"inputs": [{k: v for k, v in tensor.items() if v is not None}]})
 
 
+def _per_feature(*names: str, rows: int = 1) -> list[dict[str, Any]]:
+    return [{"name": n, "shape": [rows], "datatype": "FP64", "data": [1.0] * rows} for n in names]
+
+
 MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
     ("empty body", b"", {}, 400),
     ("bad json", b'{"inputs": [', {}, 400),
@@ -305,9 +309,9 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
     ("missing shape", _tensor(shape=None), {}, 400),
     ("missing datatype", _tensor(datatype=None), {}, 400),
     ("missing data", _tensor(data=None), {}, 400),
-    ("shape too narrow", _tensor(shape=[1, 3], data=ROW[:3]), {}, 400),
-    ("shape too wide", _tensor(shape=[1, 5], data=[*ROW, 1.0]), {}, 400),
-    ("shape three-d", _tensor(shape=[1, 1, 4]), {}, 400),
+    ("shape too narrow", _tensor(shape=[1, 3], data=ROW[:3]), {}, 422),
+    ("shape too wide", _tensor(shape=[1, 5], data=[*ROW, 1.0]), {}, 422),
+    ("shape three-d", _tensor(shape=[1, 1, 4]), {}, 422),
     ("shape not ints", _tensor(shape=["1", 4]), {}, 400),
     ("data longer than shape", _tensor(data=[*ROW, 1.0]), {}, 400),
     ("data shorter than shape", _tensor(shape=[2, 4]), {}, 400),
@@ -326,7 +330,7 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
             }
         ),
         {},
-        400,
+        422,
     ),
     (
         "missing feature inputs",
@@ -334,8 +338,22 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
             {"inputs": [{"name": "sepal_length", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
         ),
         {},
-        400,
+        422,
     ),
+    (
+        "duplicate feature input",
+        orjson.dumps({"inputs": _per_feature(*FEATURES, "sepal_length")}),
+        {},
+        422,
+    ),
+    (
+        "feature inputs of different lengths",
+        orjson.dumps({"inputs": _per_feature(*FEATURES[:3]) + _per_feature("petal_width", rows=2)}),
+        {},
+        422,
+    ),
+    ("FP32 out of float range", _tensor(datatype="FP32", data=[5.1, 1e300, 1.4, 0.2]), {}, 422),
+    ("INT8 out of range", _tensor(datatype="INT8", data=[5, 300, 1, 0]), {}, 400),
     ("unknown output", orjson.dumps(one_row(outputs=[{"name": "labels"}])), {}, 400),
     ("outputs not a list", orjson.dumps(one_row(outputs={"name": "predict"})), {}, 400),
     ("id not a string", orjson.dumps(one_row(id=7)), {}, 400),
@@ -411,6 +429,88 @@ def test_malformed_requests_get_a_4xx_error_and_the_service_still_answers(
     after = infer(client, one_row())
     assert after.status_code == 200
     assert after.json()["outputs"][0]["data"] == ["setosa"]
+
+
+def _instances(*rows: list[Any]) -> bytes:
+    return orjson.dumps({"instances": list(rows)})
+
+
+# The same fault sent to both protocols: DESIGN 4.2/4.3, "the same statuses".
+SAME_FAULT: list[tuple[str, bytes, bytes]] = [
+    (
+        "three columns",
+        _tensor(shape=[1, 3], data=ROW[:3]),
+        _instances(ROW[:3]),
+    ),
+    (
+        "five columns",
+        _tensor(shape=[1, 5], data=[*ROW, 1.0]),
+        _instances([*ROW, 1.0]),
+    ),
+    (
+        "missing feature",
+        orjson.dumps({"inputs": _per_feature(*FEATURES[:3])}),
+        _instances(dict(zip(FEATURES[:3], ROW[:3], strict=True))),
+    ),
+    (
+        "unknown feature",
+        orjson.dumps({"inputs": _per_feature(*FEATURES, "petal")}),
+        _instances({**dict(zip(FEATURES, ROW, strict=True)), "petal": 1.0}),
+    ),
+    (
+        "duplicate feature",
+        orjson.dumps({"inputs": _per_feature(*FEATURES, FEATURES[0])}),
+        b'{"instances": [{"sepal_length": 5.1, "sepal_length": 5.1, "sepal_width": 3.5, '
+        b'"petal_length": 1.4, "petal_width": 0.2}]}',
+    ),
+    (
+        "different lengths",
+        orjson.dumps({"inputs": _per_feature(*FEATURES[:3]) + _per_feature(FEATURES[3], rows=2)}),
+        orjson.dumps({"inputs": {**{f: [1.0] for f in FEATURES[:3]}, FEATURES[3]: [1.0, 1.0]}}),
+    ),
+    (
+        "number out of float range",
+        _tensor(datatype="FP32", data=[5.1, 1e300, 1.4, 0.2]),
+        b'{"instances": [[5.1, 1e400, 1.4, 0.2]]}',
+    ),
+    (
+        "not a number",
+        _tensor(data=[5.1, "abc", 1.4, 0.2]),
+        _instances([5.1, "abc", 1.4, 0.2]),
+    ),
+    ("no rows", _tensor(shape=[0, 4], data=[]), _instances()),
+    ("not json", b'{"inputs": [', b'{"instances": ['),
+]
+
+
+@pytest.mark.parametrize(
+    ("v2_body", "native_body"),
+    [case[1:] for case in SAME_FAULT],
+    ids=[case[0] for case in SAME_FAULT],
+)
+def test_a_fault_gets_the_same_status_on_v2_as_on_invocations(
+    client: TestClient, v2_body: bytes, native_body: bytes
+) -> None:
+    native = client.post(
+        "/invocations", content=native_body, headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= native.status_code < 500, native.text
+    answer = client.post("/v2/models/iris/infer", content=v2_body)
+    assert answer.status_code == native.status_code, (answer.text, native.text)
+    assert set(answer.json()) == {"error"}
+
+
+def test_a_feature_fault_names_the_feature(client: TestClient) -> None:
+    answer = infer(client, {"inputs": _per_feature(*FEATURES[:2], "petal")})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    for said in ("unknown input 'petal'", "missing input 'petal_length'", "'petal_width'"):
+        assert said in error
+    answer = client.post(
+        "/v2/models/iris/infer", content=_tensor(datatype="FP32", data=[5.1, 1e300, 1.4, 0.2])
+    )
+    assert answer.status_code == 422
+    assert "row 0, column 'sepal_width': number out of float range" in answer.json()["error"]
 
 
 def test_too_many_rows_is_413(make_client: ClientFactory) -> None:
