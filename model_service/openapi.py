@@ -17,7 +17,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such route (or, on /v2, no such model or version).",
     406: "The Accept header allows none of the response formats.",
     413: "The body is over the size limit, or has more rows than the row limit.",
-    415: "The Content-Type is missing or not one the endpoint reads.",
+    415: "The Content-Type is missing or not one the endpoint reads, or the Content-Encoding is not gzip or deflate.",
     422: "The rows are wrong: count, width, names, non-numbers, NaN/inf or out-of-range numbers; "
     "`errors` names each row and column at fault.",
     500: "A bug. The body is generic and carries the request id; the log has the details.",

@@ -79,6 +79,9 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
         # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
         "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
         "MODEL_SERVICE_PUBLISH_PORT": str(model_port),
+        # The web app waits up to 15 s for a restarting model by default, which
+        # hides a crash from users; the crash test wants to see the message.
+        "WEB_APP_RETRY_SECONDS": "1",
     }
     # Unset, as in the quick start: the app's workers must share its random key.
     env.pop("WEB_APP_SECRET_KEY", None)
