@@ -23,3 +23,21 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         build(name, root / name)
         dirs[name] = root / name
     return dirs
+
+
+@pytest.fixture(scope="session")
+def untrusted_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package whose checksum and versions are right but whose pipeline
+    calls os.system: skops must refuse to rebuild it, running nothing."""
+    import os
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from model_service import package
+    from model_service.train import train
+
+    estimator, card = train(RECIPES["iris"])
+    directory = tmp_path_factory.mktemp("untrusted")
+    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, directory)
+    return directory

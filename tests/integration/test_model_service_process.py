@@ -136,47 +136,32 @@ def test_a_bad_package_stops_start_up_with_one_line(
 
     package_dir = Path(shutil.copytree(model_dirs["iris"], tmp_path / "pkg"))
     setup(package_dir)  # type: ignore[operator]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model_service",
-            "--model-dir",
-            str(package_dir),
-            "--port",
-            str(free_port()),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = serve_until_it_stops(package_dir)
     assert result.returncode == 2
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_package_that_cannot_be_rebuilt_stops_the_server_with_its_reason(tmp_path: Path) -> None:
+def test_a_package_that_cannot_be_rebuilt_stops_the_server_with_its_reason(
+    untrusted_package: Path,
+) -> None:
     # Checksum and versions are right, so the port is bound; the model file
     # names os.system, which skops refuses while the server answers 503.
-    import os
+    result = serve_until_it_stops(untrusted_package)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"model_service: cannot serve {untrusted_package}:")
+    assert "not trusted" in last
 
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
 
-    from model_service import package
-    from model_service.recipes import RECIPES
-    from model_service.train import train
-
-    estimator, card = train(RECIPES["iris"])
-    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, tmp_path)
-    result = subprocess.run(
+def serve_until_it_stops(model_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "model_service",
             "--model-dir",
-            str(tmp_path),
+            str(model_dir),
             "--port",
             str(free_port()),
         ],
@@ -185,7 +170,3 @@ def test_a_package_that_cannot_be_rebuilt_stops_the_server_with_its_reason(tmp_p
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"model_service: cannot serve {tmp_path}:")
-    assert "not trusted" in last

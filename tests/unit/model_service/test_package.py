@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import orjson
 import pytest
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from model_service import package
 from model_service.package import PackageError
 from model_service.recipes import RECIPES
-from model_service.train import train
 
 
 @pytest.fixture
@@ -85,14 +81,10 @@ def test_card_that_disagrees_with_the_estimator(iris_copy: Path) -> None:
         package.load(iris_copy)
 
 
-def test_a_model_file_that_would_run_code_is_refused(tmp_path: Path) -> None:
-    # A correctly checksummed package whose pipeline calls os.system: skops
-    # names the function as untrusted and nothing is executed.
-    estimator, card = train(RECIPES["iris"])
-    evil = make_pipeline(FunctionTransformer(os.system), estimator)
-    package.save(evil, card, tmp_path)
+def test_a_model_file_that_would_run_code_is_refused(untrusted_package: Path) -> None:
+    # skops names os.system as untrusted, and nothing is executed.
     with pytest.raises(PackageError, match="not trusted"):
-        package.load(tmp_path)
+        package.load(untrusted_package)
 
 
 def test_one_line_reasons(tmp_path: Path) -> None:

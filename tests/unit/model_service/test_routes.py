@@ -132,20 +132,11 @@ def test_the_model_loads_in_the_background_while_ping_answers_503(
         assert client.get("/metadata").json()["name"] == "wine"
 
 
-def test_a_package_that_cannot_be_rebuilt_is_reported_and_stays_503(tmp_path: Path) -> None:
-    import os
-
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    from model_service import package
-    from model_service.recipes import RECIPES
-    from model_service.train import train
-
-    estimator, card = train(RECIPES["iris"])
-    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, tmp_path)
+def test_a_package_that_cannot_be_rebuilt_is_reported_and_stays_503(
+    untrusted_package: Path,
+) -> None:
     reasons: list[str] = []
-    app = create_app(Settings(model_dir=tmp_path), on_load_failure=reasons.append)
+    app = create_app(Settings(model_dir=untrusted_package), on_load_failure=reasons.append)
     with TestClient(app) as client:
         response = wait_for(client, 503)
         deadline = time.monotonic() + 60
