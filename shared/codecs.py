@@ -79,6 +79,10 @@ def _text(body: bytes, charset: str) -> str:
 def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np.ndarray:
     """RFC 4180 rows; a header row is used when declared (`header=present`)
     or when the first row is exactly the feature names, in any order."""
+    if '"' not in text:
+        fast = _fast_csv(text, schema, header)
+        if fast is not None:
+            return fast
     try:
         if '"' in text:
             lines = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
@@ -102,9 +106,6 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
         if not lines:
             raise InvalidRows("The CSV body has a header but no data rows.")
     _check_row_count(len(lines), schema)
-    fast = _fast_array(lines, len(columns), schema, allow_strings=True)
-    if fast is not None:
-        return fast if order is None else np.ascontiguousarray(fast[:, order])
     rows: list[list[float]] = []
     errors: list[CellError] = []
     for index, line in enumerate(lines):
@@ -121,6 +122,36 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
     if errors:
         raise InvalidRows.from_errors(errors)
     return np.array(rows, dtype=np.float64)
+
+
+def _fast_csv(text: str, schema: InputSchema, header: bool | None) -> np.ndarray | None:
+    """Unquoted CSV of plainly valid numbers, parsed by numpy in C (about
+    twice as fast as splitting in Python); None sends the body down the
+    cell-by-cell path, which also names whatever is wrong."""
+    body = text.lstrip("\r\n")
+    first, _, rest = body.partition("\n")
+    names = [cell.strip() for cell in first.split(",")]
+    if header is None:
+        header = sorted(names) == sorted(schema.features)
+    order = None
+    if header:
+        if sorted(names) != sorted(schema.features):
+            return None
+        order = [names.index(feature) for feature in schema.features]
+        body = rest
+    # numpy, like float(), takes "1_000"; an empty body makes loadtxt warn
+    if "_" in body or not body.strip():
+        return None
+    try:
+        array = np.loadtxt(
+            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None
+        )
+    except ValueError:
+        return None
+    if array.shape[1] != schema.width or not np.isfinite(array).all():
+        return None
+    _check_row_count(len(array), schema)
+    return array if order is None else np.ascontiguousarray(array[:, order])
 
 
 def _column_order(header: list[str], schema: InputSchema) -> list[int]:
@@ -196,7 +227,7 @@ def decode_json(body: bytes, schema: InputSchema, charset: str = "utf-8") -> np.
     # Booleans hide inside a numeric numpy array (True -> 1.0), so the fast
     # path is only taken when the body cannot hold one.
     if not by_name and b"true" not in body and b"false" not in body:
-        fast = _fast_array(rows, len(names), schema, allow_strings=False)
+        fast = _fast_array(rows, len(names))
         if fast is not None:
             return fast if order is None else np.ascontiguousarray(fast[:, order])
     errors: list[CellError] = []
@@ -452,27 +483,19 @@ def _reject_duplicate_keys(body: bytes) -> None:
         )
 
 
-def _fast_array(
-    rows: list[Any], width: int, schema: InputSchema, allow_strings: bool
-) -> np.ndarray | None:
-    """The rows as a float array when every cell is plainly valid, so numpy
-    can convert them in one call; None sends them down the cell-by-cell path,
-    which finds and names whatever is wrong."""
+def _fast_array(rows: list[Any], width: int) -> np.ndarray | None:
+    """JSON rows as a float array when every cell is a plain finite number,
+    so numpy converts them in one call; None sends them down the
+    cell-by-cell path, which finds and names whatever is wrong."""
     try:
-        if allow_strings:
-            array = np.array(rows, dtype=np.float64)
-            if any(
-                "_" in cell for row in rows for cell in row
-            ):  # numpy, like float(), takes "1_000"
-                return None
-        else:
-            array = np.array(rows)
-            if array.dtype.kind not in "fi":  # strings, None, objects, booleans only
-                return None
-            array = array.astype(np.float64)
+        array = np.array(rows)
     except (ValueError, TypeError, OverflowError):
         return None
-    if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
+    # strings, None, objects and all-boolean rows are not numbers
+    if array.dtype.kind not in "fi" or array.ndim != 2 or array.shape[1] != width:
+        return None
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
         return None
     return array
 
