@@ -168,3 +168,10 @@ def test_the_problem_types_cover_every_error_class() -> None:
 
     for error in subclasses(PayloadError):
         assert PROBLEM_TYPES[error.slug] == error.status, error
+
+
+def test_without_a_model_dir_the_iris_model_is_built_on_first_use(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(cache_dir=tmp_path))) as client:
+        wait_for(client, 200)
+        assert client.get("/metadata").json()["name"] == "iris"
+    assert (tmp_path / "models" / "iris" / "model.skops").is_file()
