@@ -24,6 +24,7 @@ import orjson
 from shared.media import Format, RequestFormat
 from shared.problems import (
     MAX_LISTED_ERRORS,
+    MAX_SCANNED_ERRORS,
     CellError,
     InvalidRows,
     MalformedPayload,
@@ -109,6 +110,8 @@ def decode_csv(text: str, schema: InputSchema, header: bool | None = None) -> np
     rows: list[list[float]] = []
     errors: list[CellError] = []
     for index, line in enumerate(lines):
+        if len(errors) >= MAX_SCANNED_ERRORS:
+            raise InvalidRows.from_errors(errors, complete=False)
         if len(line) != len(columns):
             errors.append(
                 CellError(row=index, message=f"expected {len(columns)} columns, got {len(line)}")
@@ -230,8 +233,23 @@ def decode_json(body: bytes, schema: InputSchema, charset: str = "utf-8") -> np.
         fast = _fast_array(rows, len(names))
         if fast is not None:
             return fast if order is None else np.ascontiguousarray(fast[:, order])
+    return _json_rows(rows, schema, names, order, by_name)
+
+
+def _json_rows(
+    rows: Sequence[Any],
+    schema: InputSchema,
+    names: Sequence[str],
+    order: list[int] | None,
+    by_name: bool,
+) -> np.ndarray:
+    """Rows of JSON values checked cell by cell, into a float array in feature order."""
     errors: list[CellError] = []
-    out = [_json_row(row, i, schema, errors, names, order, by_name) for i, row in enumerate(rows)]
+    out = []
+    for i, row in enumerate(rows):
+        if len(errors) >= MAX_SCANNED_ERRORS:
+            raise InvalidRows.from_errors(errors, complete=False)
+        out.append(_json_row(row, i, schema, errors, names, order, by_name))
     if errors:
         raise InvalidRows.from_errors(errors)
     return np.array(out, dtype=np.float64).reshape(len(out), schema.width)
@@ -536,14 +554,7 @@ def rows_to_array(rows: Sequence[Any], schema: InputSchema) -> np.ndarray:
     """Rows of JSON values in the model's feature order -> float64 array of
     shape (rows, features), every cell checked as `decode_json` checks it."""
     _check_row_count(len(rows), schema)
-    errors: list[CellError] = []
-    out = [
-        _json_row(row, i, schema, errors, schema.features, None, False)
-        for i, row in enumerate(rows)
-    ]
-    if errors:
-        raise InvalidRows.from_errors(errors)
-    return np.array(out, dtype=np.float64).reshape(len(out), schema.width)
+    return _json_rows(rows, schema, schema.features, None, False)
 
 
 def check_array(X: np.ndarray, schema: InputSchema) -> np.ndarray:

@@ -26,6 +26,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 #: How many cell errors one answer lists; the rest are counted in `detail`.
 MAX_LISTED_ERRORS = 50
+#: After this many errors a decoder stops looking: a body of garbage should
+#: cost no more to refuse than a valid one costs to predict.
+MAX_SCANNED_ERRORS = 1000
 
 
 class CellError(BaseModel):
@@ -112,16 +115,22 @@ class InvalidRows(PayloadError):
     title = "The rows are not valid input for this model"
 
     @classmethod
-    def from_errors(cls, errors: Sequence[CellError], total: int | None = None) -> InvalidRows:
-        """One exception for many cell errors: the first few listed, all counted."""
+    def from_errors(
+        cls, errors: Sequence[CellError], total: int | None = None, complete: bool = True
+    ) -> InvalidRows:
+        """One exception for many cell errors: the first few listed, all
+        counted (or, when the decoder stopped looking, a lower bound)."""
         total = len(errors) if total is None else total
         listed = list(errors[:MAX_LISTED_ERRORS])
         first = listed[0]
         where = _where(first)
+        count = (
+            f"{total} errors" if complete else f"{total} errors or more (checking stopped there)"
+        )
         detail = (
             f"{where}{first.message}"
-            if total == 1
-            else f"{total} errors; first: {where}{first.message}"
+            if total == 1 and complete
+            else f"{count}; first: {where}{first.message}"
         )
         if total > len(listed):
             detail += f" (the first {len(listed)} are listed)"

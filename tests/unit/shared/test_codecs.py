@@ -307,3 +307,18 @@ def test_missing_values_round_trip_as_null_and_empty_cells() -> None:
     assert orjson.loads(encode_json_rows(rows)) == {"instances": [[1.0, None, 3.0]]}
     assert encode_csv_rows(rows) == b"1.0,,3.0\r\n"
     assert math.isnan(run(encode_csv_rows(rows), CSV, schema=LENIENT)[0, 1])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"), [("x\n" * 5000, CSV), ('[["x"]' + ', ["x"]' * 4999 + "]", JSON)]
+)
+def test_a_body_of_garbage_is_refused_after_the_first_thousand_errors(
+    body: str, content_type: str
+) -> None:
+    schema = InputSchema(("a",), max_rows=10_000)
+    with pytest.raises(InvalidRows) as caught:
+        run(body, content_type, schema=schema)
+    assert caught.value.detail.startswith(
+        "1000 errors or more (checking stopped there); first: row 0"
+    )
+    assert len(caught.value.errors) == 50
