@@ -27,18 +27,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-# The dependencies are async although they never wait: FastAPI runs plain
-# `def` dependencies in its thread pool, and two thread hops per request
-# cost more than a one-row prediction.
+# The dependency is async although it never waits: FastAPI runs plain `def`
+# dependencies in its thread pool, and a thread hop per request costs more
+# than a one-row prediction.
 
 
 async def _predictor(request: Request) -> Predictor:
     return get_predictor(request)
 
 
-async def _settings(request: Request) -> Settings:
-    return get_settings(request)
-
-
 PredictorDep = Annotated[Predictor, Depends(_predictor)]
-SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -9,12 +9,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,20 +98,6 @@ def model_service(
         yield service
     finally:
         service.stop()
-
-
-StartModelService = Callable[..., ServiceProcess]
-
-
-@pytest.fixture
-def start_model_service(tmp_path: Path) -> Iterator[StartModelService]:
-    """Start model services for one test; all are stopped by PID afterwards."""
-    with ExitStack() as stack:
-
-        def start(model_dir: Path, port: int | None = None, **env: str) -> ServiceProcess:
-            return stack.enter_context(model_service(model_dir, tmp_path, port, **env))
-
-        yield start
 
 
 @contextmanager
