@@ -1,9 +1,11 @@
 """Fixtures every level of tests can use: the bundled model packages,
-trained once per test session into a temporary directory (no binary model
-is committed)."""
+trained into a temporary directory the first time a test asks for each one
+(no binary model is committed, and a run that needs only iris trains only
+iris)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,15 +16,31 @@ from model_service.train import build
 MODEL_NAMES = sorted(RECIPES)
 
 
+class ModelDirs(Mapping[str, Path]):
+    """name -> directory of a freshly trained package, built on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._built: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in RECIPES:
+            raise KeyError(name)
+        if name not in self._built:
+            build(name, self._root / name)
+            self._built[name] = self._root / name
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODEL_NAMES)
+
+    def __len__(self) -> int:
+        return len(MODEL_NAMES)
+
+
 @pytest.fixture(scope="session")
-def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """name -> directory of a freshly trained package, for every bundled model."""
-    root = tmp_path_factory.mktemp("models")
-    dirs = {}
-    for name in MODEL_NAMES:
-        build(name, root / name)
-        dirs[name] = root / name
-    return dirs
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> ModelDirs:
+    return ModelDirs(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,21 @@ from model_service.settings import Settings
 ClientFactory = Callable[..., TestClient]
 
 
+class Packages(dict[str, ModelPackage]):
+    """name -> loaded package, trained and loaded the first time a test asks."""
+
+    def __init__(self, model_dirs: Mapping[str, Path]) -> None:
+        super().__init__()
+        self._dirs = model_dirs
+
+    def __missing__(self, name: str) -> ModelPackage:
+        self[name] = package.load(self._dirs[name])
+        return self[name]
+
+
 @pytest.fixture(scope="session")
-def packages(model_dirs: dict[str, Path]) -> dict[str, ModelPackage]:
-    return {name: package.load(path) for name, path in model_dirs.items()}
+def packages(model_dirs: Mapping[str, Path]) -> Packages:
+    return Packages(model_dirs)
 
 
 @pytest.fixture

@@ -1,0 +1,3 @@
+"""Code the tests share and the product does not ship: fakes at the
+boundaries, clients that speak only the contract, process and compose
+harnesses. Imported as `tests.support.<module>`."""
