@@ -6,7 +6,12 @@ response bodies, the problems it answers, described by the problem classes
 of `shared.problems` and `model_service.errors`); `install` generates the
 document once, with the Problem schema and a 405 on every operation.
 
-MEASURED
+The V2 pydantic models describe requests and do not decode them: validating
+an infer body with `InferenceRequest` took 5-7 µs for 1 row and 0.6-0.9 ms
+for 1,000 rows, against 1 µs and 0.15-0.35 ms for the JSON parse it would
+replace, while the decoder's other work (tensors to rows, cell checks; 35 µs
+and 0.6-0.9 ms) stays, so a pydantic decoder would be about 10% slower on one
+row and 50-100% on 1,000 (timeit in process, iris, best of 15, three runs).
 """
 
 from __future__ import annotations
