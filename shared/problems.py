@@ -2,17 +2,23 @@
 
 Every mistake in a request is one of these exceptions, raised where it is
 found (the codecs, the predictor) and turned into an HTTP answer in one place
-by the service. Each carries its status and, where rows or columns are at
-fault, the cells that are::
+by the service. Each class is one problem type and the only place it is
+declared: its status, `type` slug, title and a one-line description of when
+it happens (the service's problem pages, OpenAPI document and V2 statuses
+are derived from them; docs/errors.md lists them). An instance carries the
+detail and, where rows or columns are at fault, the cells that are::
 
-    PayloadError                 (4xx; never raised itself)
-    ├── MalformedPayload         400  body is not CSV/JSON, empty, or no accepted shape
-    ├── NotAcceptable            406  no response format the client accepts
-    ├── PayloadTooLarge          413  body over the size limit, or too many rows
-    ├── UnsupportedMediaType     415  missing or unsupported Content-Type
-    └── InvalidRows              422  parsed, but rows or cells are wrong
+    ProblemError                     (never raised itself)
+    └── PayloadError                 (4xx: the request is at fault)
+        ├── MalformedPayload         400  body is not CSV/JSON, empty, or no accepted shape
+        ├── NotAcceptable            406  no response format the client accepts
+        ├── PayloadTooLarge          413  body over the size limit, or too many rows
+        ├── UnsupportedMediaType     415  missing or unsupported Content-Type
+        └── InvalidRows              422  parsed, but rows or cells are wrong
 
-`Problem` is the RFC 9457 body both services read and write.
+The model service adds its own (`model_service.errors`: 400 for bad
+parameters, 404, 405, 503 and the 500 of a bug). `Problem` is the RFC 9457
+body both services read and write.
 """
 
 from __future__ import annotations
@@ -58,25 +64,33 @@ class Problem(BaseModel):
 
 def problem_type(slug: str) -> str:
     """The `type` URI of one of our problems, relative so it resolves against
-    whichever host served it; the README lists them all."""
+    whichever host served it; docs/errors.md lists them all."""
     return f"/problems/{slug}"
 
 
-class PayloadError(Exception):
-    """A request the service understood well enough to refuse, with its 4xx."""
+class ProblemError(Exception):
+    """An error answered with a problem: each subclass is one problem type."""
 
-    status: ClassVar[int] = 400
-    slug: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "Bad request"
+    status: ClassVar[int]
+    #: `type` is `/problems/{slug}`; None for `about:blank` (RFC 9457: the
+    #: status says it all, and the title is the status's phrase).
+    slug: ClassVar[str | None]
+    title: ClassVar[str]
+    #: When it happens, in one line.
+    description: ClassVar[str]
 
     def __init__(self, detail: str, errors: Sequence[CellError] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors)
 
+    @classmethod
+    def type_uri(cls) -> str:
+        return "about:blank" if cls.slug is None else problem_type(cls.slug)
+
     def to_problem(self, request_id: str | None = None) -> Problem:
         return Problem(
-            type=problem_type(self.slug),
+            type=self.type_uri(),
             title=self.title,
             status=self.status,
             detail=self.detail,
@@ -85,34 +99,52 @@ class PayloadError(Exception):
         )
 
 
+class PayloadError(ProblemError):
+    """A request the service understood well enough to refuse, with its 4xx."""
+
+
 class MalformedPayload(PayloadError):
     status = 400
     slug = "malformed-payload"
     title = "The body could not be read"
+    description = (
+        "The body cannot be parsed as CSV or JSON (or its gzip/deflate data is corrupt), "
+        "is empty, or has none of the accepted shapes."
+    )
 
 
 class NotAcceptable(PayloadError):
     status = 406
     slug = "not-acceptable"
     title = "No acceptable response format"
+    description = "The Accept header allows none of the response formats."
 
 
 class PayloadTooLarge(PayloadError):
     status = 413
     slug = "payload-too-large"
     title = "The request is too large"
+    description = "The body is over the size limit, or has more rows than the row limit."
 
 
 class UnsupportedMediaType(PayloadError):
     status = 415
     slug = "unsupported-media-type"
     title = "Unsupported Content-Type"
+    description = (
+        "The Content-Type is missing or not one the endpoint reads, "
+        "or the Content-Encoding is not gzip or deflate."
+    )
 
 
 class InvalidRows(PayloadError):
     status = 422
     slug = "invalid-rows"
     title = "The rows are not valid input for this model"
+    description = (
+        "The rows are wrong: count, width, names, non-numbers, NaN/inf or out-of-range "
+        "numbers; `errors` names each row and column at fault."
+    )
 
     @classmethod
     def from_errors(

@@ -160,14 +160,17 @@ def test_every_problem_type_leads_to_its_description(client: TestClient) -> None
 
 
 def test_the_problem_types_cover_every_error_class() -> None:
-    from model_service.routes.native import PROBLEM_TYPES
-    from shared.problems import PayloadError
+    from model_service.errors import PROBLEM_CLASSES, PROBLEM_TYPES
+    from shared.problems import PayloadError, ProblemError
 
     def subclasses(cls: type) -> list[type]:
         return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
 
-    for error in subclasses(PayloadError):
-        assert PROBLEM_TYPES[error.slug] == error.status, error
+    declared = [error for error in subclasses(ProblemError) if error is not PayloadError]
+    assert set(declared) == set(PROBLEM_CLASSES)
+    for error in declared:
+        if error.slug is not None:
+            assert PROBLEM_TYPES[error.slug].status == error.status, error
 
 
 def test_without_a_model_dir_the_iris_model_is_built_on_first_use(tmp_path: Path) -> None:

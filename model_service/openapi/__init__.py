@@ -1,5 +1,18 @@
-"""What the OpenAPI document says about bodies FastAPI does not parse
-itself: the request shapes of /invocations and the problem+json errors."""
+"""The OpenAPI document: what it says about bodies FastAPI does not parse
+itself and about errors, beside the routes rather than in them.
+
+`native` and `v2` hold each route's documentation (summaries, request and
+response bodies, the problems it answers, described by the problem classes
+of `shared.problems` and `model_service.errors`); `install` generates the
+document once, with the Problem schema and a 405 on every operation.
+
+The V2 pydantic models describe requests and do not decode them: validating
+an infer body with `InferenceRequest` took 5-7 µs for 1 row and 0.6-0.9 ms
+for 1,000 rows, against 1 µs and 0.15-0.35 ms for the JSON parse it would
+replace, while the decoder's other work (tensors to rows, cell checks; 35 µs
+and 0.6-0.9 ms) stays, so a pydantic decoder would be about 10% slower on one
+row and 50-100% on 1,000 (timeit in process, iris, best of 15, three runs).
+"""
 
 from __future__ import annotations
 
@@ -11,31 +24,8 @@ from fastapi.openapi.utils import get_openapi
 from model_service.errors import V2_PREFIX
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
-ERROR_DESCRIPTIONS = {
-    405: "The route exists, but not with this method; the Allow header lists the ones it takes.",
-    400: "The body cannot be parsed as CSV or JSON, is empty, or has none of the accepted shapes.",
-    404: "No such route (or, on /v2, no such model or version).",
-    406: "The Accept header allows none of the response formats.",
-    413: "The body is over the size limit, or has more rows than the row limit.",
-    415: "The Content-Type is missing or not one the endpoint reads, or the Content-Encoding is not gzip or deflate.",
-    422: "The rows are wrong: count, width, names, non-numbers, NaN/inf or out-of-range numbers; "
-    "`errors` names each row and column at fault.",
-    500: "A bug. The body is generic and carries the request id; the log has the details.",
-    503: "The model is not loaded yet.",
-}
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
 V2_ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/V2Error"}
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for the given error statuses, as problem+json."""
-    return {
-        status: {
-            "description": ERROR_DESCRIPTIONS[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
-        }
-        for status in (*statuses, 500)
-    }
 
 
 def install(app: FastAPI) -> None:
