@@ -11,9 +11,16 @@ import re
 import pytest
 import requests
 from flask.testing import FlaskClient
-from web_fakes import BASE_URL, FakeEndpoint, diabetes_card, iris_card, refused, response
 
 from shared.problems import PROBLEM_MEDIA_TYPE, CellError
+from tests.support.web_fakes import (
+    BASE_URL,
+    FakeEndpoint,
+    diabetes_card,
+    iris_card,
+    refused,
+    response,
+)
 from web_app import Settings, create_app, upload
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width"
