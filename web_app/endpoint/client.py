@@ -18,13 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import orjson
 import requests
 from pydantic import ValidationError
 
 from shared.card import ModelCard
-from shared.media import Format, MediaType
-from shared.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.media import Format
 from web_app.contract import (
     AnswerBody,
     decode_json_answer,
@@ -35,12 +33,10 @@ from web_app.endpoint.errors import (
     ConnectionLost,
     ConnectTimeout,
     EndpointError,
-    EndpointFailed,
-    EndpointNotReady,
-    EndpointRejected,
     EndpointUnreachable,
     ReadTimeout,
     UnreadableResponse,
+    raise_for_status,
 )
 from web_app.endpoint.exchange import Answer, Exchange, ReceivedResponse, SentRequest
 from web_app.endpoint.retry import RetryPolicy, Tally, refused
@@ -130,9 +126,7 @@ class EndpointClient:
         # container's HEALTHCHECK timeout even when the endpoint hangs.
         quick = (min(self.timeout[0], PING_TIMEOUT), min(self.timeout[1], PING_TIMEOUT))
         try:
-            response, _ = self._exchange(
-                request, retry=False, raise_for_status=False, timeout=quick
-            )
+            response, _ = self._exchange(request, retry=False, check_status=False, timeout=quick)
         except EndpointError as exc:
             return Ping(ready=False, status=None, detail=exc.message)
         ready = response.status == 200
@@ -149,7 +143,7 @@ class EndpointClient:
         request: requests.Request,
         *,
         retry: bool,
-        raise_for_status: bool = True,
+        check_status: bool = True,
         timeout: tuple[float, float] | None = None,
     ) -> tuple[ReceivedResponse, Exchange]:
         prepared = self.session.prepare_request(request)
@@ -211,8 +205,8 @@ class EndpointClient:
             body=content,
         )
         exchange = so_far(received)
-        if raise_for_status:
-            _raise_for_status(received, exchange)
+        if check_status:
+            raise_for_status(received, exchange)
         return received, exchange
 
     def _decode(
@@ -229,42 +223,6 @@ class EndpointClient:
                 f"the endpoint answered {response.status}, but the body is not {what}: {_first_line(exc)}",
                 exchange,
             ) from None
-
-
-def _raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:
-    status = response.status
-    if 200 <= status < 300:
-        return
-    if 400 <= status < 500:
-        problem = _problem(response)
-        raise EndpointRejected(
-            f"the endpoint refused the request: {status} {problem.title}", exchange, problem
-        )
-    if status == 503:
-        tries = exchange.attempts
-        raise EndpointNotReady(
-            "the endpoint is not ready yet (503"
-            + (f", {tries} attempts" if tries > 1 else "")
-            + ")",
-            exchange,
-        )
-    if status >= 500:
-        raise EndpointFailed(f"the endpoint failed: {status} {response.reason}", exchange)
-    raise UnreadableResponse(f"unexpected status {status} {response.reason}", exchange)
-
-
-def _problem(response: ReceivedResponse) -> Problem:
-    """The problem+json body of a 4xx, or one made from the status line when
-    the body is not one (a proxy's HTML page, say)."""
-    media = MediaType.parse(response.header("Content-Type") or "")
-    if media.type in (PROBLEM_MEDIA_TYPE, "application/json"):
-        try:
-            problem = Problem.model_validate(orjson.loads(response.body))
-        except (ValueError, ValidationError):
-            pass
-        else:
-            return problem
-    return Problem(title=response.reason or "Client error", status=response.status)
 
 
 def _check_answer(body: AnswerBody, rows: int, card: ModelCard, exchange: Exchange) -> None:

@@ -14,15 +14,20 @@ answers with (`status_code`)::
     │   └── EndpointNotReady         503  503: its model is not loaded yet, still so at the retry deadline
     └── UnreadableResponse           502  a 2xx body that is not what the contract says
 
-`web_app.words` says each of them to a person.
+`raise_for_status` maps a response's status to them; `web_app.words`
+says each of them to a person.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.problems import Problem
-from web_app.endpoint.exchange import Exchange
+import orjson
+from pydantic import ValidationError
+
+from shared.media import MediaType
+from shared.problems import PROBLEM_MEDIA_TYPE, Problem
+from web_app.endpoint.exchange import Exchange, ReceivedResponse
 
 
 class EndpointError(Exception):
@@ -81,3 +86,40 @@ class EndpointNotReady(EndpointFailed):
 
 class UnreadableResponse(EndpointError):
     status_code = 502
+
+
+def raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:
+    """The error a response that is not a 2xx stands for."""
+    status = response.status
+    if 200 <= status < 300:
+        return
+    if 400 <= status < 500:
+        problem = _problem(response)
+        raise EndpointRejected(
+            f"the endpoint refused the request: {status} {problem.title}", exchange, problem
+        )
+    if status == 503:
+        tries = exchange.attempts
+        raise EndpointNotReady(
+            "the endpoint is not ready yet (503"
+            + (f", {tries} attempts" if tries > 1 else "")
+            + ")",
+            exchange,
+        )
+    if status >= 500:
+        raise EndpointFailed(f"the endpoint failed: {status} {response.reason}", exchange)
+    raise UnreadableResponse(f"unexpected status {status} {response.reason}", exchange)
+
+
+def _problem(response: ReceivedResponse) -> Problem:
+    """The problem+json body of a 4xx, or one made from the status line when
+    the body is not one (a proxy's HTML page, say)."""
+    media = MediaType.parse(response.header("Content-Type") or "")
+    if media.type in (PROBLEM_MEDIA_TYPE, "application/json"):
+        try:
+            problem = Problem.model_validate(orjson.loads(response.body))
+        except (ValueError, ValidationError):
+            pass
+        else:
+            return problem
+    return Problem(title=response.reason or "Client error", status=response.status)
