@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 from itsdangerous import URLSafeSerializer
 
-from web_app import batch, errors, health, pages, security
+from web_app import batch, error_pages, health, pages, security
 from web_app.endpoint import EndpointClient, RetryPolicy
 from web_app.metadata import MetadataCache
 from web_app.services import Services
@@ -70,7 +70,7 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         downloads=URLSafeSerializer(secret, salt="batch-download"),
     )
     security.init_app(app)
-    errors.init_app(app)
+    error_pages.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)

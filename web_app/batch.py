@@ -19,7 +19,7 @@ from werkzeug.utils import secure_filename
 
 from shared.card import ModelCard
 from shared.media import Format
-from web_app import errors, form, inspector, present, upload
+from web_app import error_pages, form, inspector, present, upload
 from web_app.contract import encode_csv_request
 from web_app.endpoint import Answer, EndpointError, EndpointRejected
 from web_app.services import services
@@ -112,7 +112,7 @@ def batch_predict() -> Page:
             "batch prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id
         )
         details = (
-            upload.problems(exc.problem.errors, rows.lines, rows.header)
+            upload.errors_by_line(exc.problem.errors, rows.lines, rows.header)
             if isinstance(exc, EndpointRejected) and exc.problem.errors
             else None
         )
@@ -132,7 +132,7 @@ def _expired(exc: CSRFError) -> Page:
     """The form's CSRF token was missing or wrong: nothing was sent; an
     upload's rows go back in the box of a fresh form (with a fresh token)."""
     if request.endpoint != "batch.batch_predict":
-        return errors.csrf_page()
+        return error_pages.csrf_page()
     fmt = form.read_format(request.form, Format.CSV)
     data, _ = _submitted_csv()
     text = _keepable(data, services().settings.upload_max_bytes)

@@ -63,7 +63,7 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
     except InvalidRows as exc:
         raise UploadError(
             "Some lines of the file cannot be used; nothing was sent to the model.",
-            problems(exc.errors, lines, header),
+            errors_by_line(exc.errors, lines, header),
         ) from None
     except PayloadTooLarge:
         raise UploadError(
@@ -107,7 +107,7 @@ def _looks_like_header(record: list[str]) -> bool:
     return False
 
 
-def problems(errors: Sequence[CellError], lines: Sequence[int], header: bool) -> list[str]:
+def errors_by_line(errors: Sequence[CellError], lines: Sequence[int], header: bool) -> list[str]:
     """Cell errors (0-based data rows) as sentences naming file lines."""
     out = []
     for error in errors[:MAX_SHOWN_PROBLEMS]:

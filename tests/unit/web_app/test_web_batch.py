@@ -128,7 +128,7 @@ def test_a_quoted_multi_line_cell_keeps_later_line_numbers_right() -> None:
 
 def test_endpoint_rows_are_translated_to_lines() -> None:
     errors = [CellError(row=1, column="bmi", message="too big"), CellError(column=2, message="odd")]
-    assert upload.problems(errors, [2, 5], header=True) == [
+    assert upload.errors_by_line(errors, [2, 5], header=True) == [
         "Line 5, column “bmi”: too big.",
         "Line 1 (the header), column 3: odd.",
     ]
