@@ -14,8 +14,8 @@ import requests
 from flask import Flask
 from itsdangerous import URLSafeSerializer
 
-from web_app import batch, errors, health, pages, security
-from web_app.client import EndpointClient
+from web_app import batch, error_pages, health, pages, security
+from web_app.endpoint import EndpointClient, RetryPolicy
 from web_app.metadata import MetadataCache
 from web_app.services import Services
 from web_app.settings import Settings
@@ -56,10 +56,12 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         session or requests.Session(),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
-        retry_seconds=settings.retry_seconds,
-        backoff=settings.retry_backoff,
-        max_pause=settings.retry_max_pause,
-        max_attempts=settings.retry_max_attempts,
+        retry=RetryPolicy(
+            seconds=settings.retry_seconds,
+            backoff=settings.retry_backoff,
+            max_pause=settings.retry_max_pause,
+            max_attempts=settings.retry_max_attempts,
+        ),
     )
     app.extensions["web_app"] = Services(
         settings=settings,
@@ -68,7 +70,7 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         downloads=URLSafeSerializer(secret, salt="batch-download"),
     )
     security.init_app(app)
-    errors.init_app(app)
+    error_pages.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)

@@ -18,11 +18,12 @@ from itsdangerous import BadSignature
 from werkzeug.utils import secure_filename
 
 from shared.card import ModelCard
-from shared.codecs import encode_csv_rows
 from shared.media import Format
-from web_app import errors, form, present, upload
-from web_app.client import Answer, EndpointError, EndpointRejected
+from web_app import error_pages, form, inspector, present, upload
+from web_app.contract import encode_csv_request
+from web_app.endpoint import Answer, EndpointError, EndpointRejected
 from web_app.services import services
+from web_app.views import FormError, KnownCard, Page, card_or_unavailable, expired_form
 from web_app.words import Failure, explain
 
 bp = Blueprint("batch", __name__)
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 TABLE_ROWS = 100
 #: Rows with range warnings listed; the rest are counted.
 LISTED_WARNINGS = 20
-
-Page = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -46,20 +45,19 @@ class TableRow:
 
 @bp.get("/batch")
 def batch_form() -> Page:
-    try:
-        card = services().metadata.get()
-    except EndpointError as exc:
-        return _unavailable(exc)
-    return _page(card, Format.CSV)
+    known = card_or_unavailable(url_for("batch.batch_form"), stale=False)
+    if not isinstance(known, KnownCard):
+        return known
+    return _page(known.card, Format.CSV)
 
 
 @bp.get("/batch/example.csv")
 def example_csv() -> Response | Page:
-    try:
-        card = services().metadata.get()
-    except EndpointError as exc:
-        return _unavailable(exc)
-    body = encode_csv_rows([card.example_row()], card.feature_names)
+    known = card_or_unavailable(url_for("batch.batch_form"), stale=False)
+    if not isinstance(known, KnownCard):
+        return known
+    card = known.card
+    body = encode_csv_request([card.example_row()], card.feature_names)
     return Response(
         body,
         mimetype="text/csv",
@@ -73,19 +71,18 @@ def batch_predict() -> Page:
     fmt = form.read_format(request.form, Format.CSV)
     data, filename = _submitted_csv()
     text = _keepable(data, settings.upload_max_bytes)
-    try:
-        card = services().metadata.get()
-    except EndpointError as exc:
-        card_or_none = services().metadata.last_known
-        if card_or_none is None:
-            return _unavailable(exc, [("format", fmt.name.lower()), ("csv_text", text)])
-        return _page(card_or_none, fmt, text=text, failure=explain(exc), inspected=exc)
+    known = card_or_unavailable(url_for("batch.batch_predict"), _kept(fmt, text))
+    if not isinstance(known, KnownCard):
+        return known
+    card = known.card
+    if known.failed is not None:  # the last known card: keep the rows, say why nothing was sent
+        return _page(card, fmt, text=text, failure=explain(known.failed), inspected=known.failed)
     if (bad_format := form.format_error(request.form)) is not None:
         return _page(
             card,
             fmt,
             text=text,
-            error=_problem(bad_format, title="The request format is not one this app sends"),
+            error=_error(bad_format, title="The request format is not one this app sends"),
             status=400,
         )
     if not data.strip():
@@ -93,7 +90,7 @@ def batch_predict() -> Page:
             card,
             fmt,
             text=text,
-            error=_problem("Choose a CSV file, or paste rows into the box."),
+            error=_error("Choose a CSV file, or paste rows into the box."),
             status=400,
         )
     if len(data) > settings.upload_max_bytes:
@@ -101,12 +98,12 @@ def batch_predict() -> Page:
             f"The file is {len(data) / 1_000_000:.1f} MB; the limit is "
             f"{settings.upload_max_bytes / 1_000_000:.1f} MB. Split it into smaller files."
         )
-        return _page(card, fmt, error=_problem(message), status=413)
+        return _page(card, fmt, error=_error(message), status=413)
     try:
         rows = upload.read(data, card, settings.batch_max_rows)
     except upload.UploadError as exc:
         return _page(
-            card, fmt, text=text, error=_problem(exc.summary, exc.problems), status=exc.status
+            card, fmt, text=text, error=_error(exc.summary, exc.problems), status=exc.status
         )
     try:
         answer = services().client.predict(rows.rows, card, fmt)
@@ -115,7 +112,7 @@ def batch_predict() -> Page:
             "batch prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id
         )
         details = (
-            upload.problems(exc.problem.errors, rows.lines, rows.header)
+            upload.errors_by_line(exc.problem.errors, rows.lines, rows.header)
             if isinstance(exc, EndpointRejected) and exc.problem.errors
             else None
         )
@@ -131,33 +128,25 @@ def batch_predict() -> Page:
 
 
 @bp.errorhandler(CSRFError)
-def _expired(exc: CSRFError) -> Page | tuple[str, int]:
+def _expired(exc: CSRFError) -> Page:
     """The form's CSRF token was missing or wrong: nothing was sent; an
     upload's rows go back in the box of a fresh form (with a fresh token)."""
     if request.endpoint != "batch.batch_predict":
-        return errors.csrf_page()
+        return error_pages.csrf_page()
     fmt = form.read_format(request.form, Format.CSV)
     data, _ = _submitted_csv()
     text = _keepable(data, services().settings.upload_max_bytes)
-    try:
-        card = services().metadata.get()
-    except EndpointError as failed:
-        known = services().metadata.last_known
-        if known is None:
-            return _unavailable(failed, [("format", fmt.name.lower()), ("csv_text", text)])
-        card = known
-    message = (
-        "Its security token was missing or did not match (the app may have restarted, or this "
-        "browser does not keep its cookies), so nothing was sent. "
-        + (
-            "Your rows are kept in the box: send them again."
-            if text
-            else "Choose the file again and send it."
-        )
-        + " If this keeps happening, allow cookies for this site."
-    )
-    return _page(
-        card, fmt, text=text, error=_problem(message, title="This form had expired"), status=400
+
+    def again(card: ModelCard, notice: FormError) -> Page:
+        return _page(card, fmt, text=text, error=notice, status=400)
+
+    return expired_form(
+        "Your rows are kept in the box: send them again."
+        if text
+        else "Choose the file again and send it.",
+        url_for("batch.batch_predict"),
+        _kept(fmt, text),
+        again,
     )
 
 
@@ -183,17 +172,15 @@ def download() -> Response | Page:
 # --- pieces ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    summary: str
-    lines: list[str]
-    title: str
+def _error(
+    message: str, lines: list[str] | None = None, *, title: str = "The file cannot be used yet"
+) -> FormError:
+    return FormError(title, message, lines or [])
 
 
-def _problem(
-    summary: str, lines: list[str] | None = None, *, title: str = "The file cannot be used yet"
-) -> Problem:
-    return Problem(summary, lines or [], title)
+def _kept(fmt: Format, text: str) -> list[tuple[str, str]]:
+    """The fields the unavailable page's "Try again" sends back."""
+    return [("format", fmt.name.lower()), ("csv_text", text)]
 
 
 def _submitted_csv() -> tuple[bytes, str | None]:
@@ -219,7 +206,7 @@ def _page(
     fmt: Format,
     *,
     text: str = "",
-    error: Problem | None = None,
+    error: FormError | None = None,
     failure: Failure | None = None,
     inspected: EndpointError | None = None,
     status: int | None = None,
@@ -232,7 +219,7 @@ def _page(
         text=text,
         error=error,
         failure=failure,
-        inspector=present.inspector(inspected.exchange)
+        inspector=inspector.inspector(inspected.exchange)
         if inspected
         else results.pop("inspector", None),
         settings=services().settings,
@@ -286,21 +273,6 @@ def _results(
         warned_rows=len(by_row),
         download=token,
         header=rows.header,
-        inspector=present.inspector(answer.exchange),
+        inspector=inspector.inspector(answer.exchange),
         elapsed_ms=answer.exchange.elapsed_ms,
     )
-
-
-def _unavailable(exc: EndpointError, kept: list[tuple[str, str]] | None = None) -> Page:
-    """No model card at all: say why; a POST's input rides along in hidden
-    fields so 'Try again' sends it once more."""
-    failure = explain(exc)
-    html = render_template(
-        "unavailable.html",
-        failure=failure,
-        kept=kept or [],
-        values=[],
-        retry_action=url_for("batch.batch_predict") if kept else url_for("batch.batch_form"),
-        inspector=present.inspector(exc.exchange),
-    )
-    return html, failure.status

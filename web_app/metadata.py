@@ -37,7 +37,7 @@ class MetadataCache:
 
     def get(self) -> ModelCard:
         """The card, fetched again when older than the TTL; the endpoint's
-        errors (`client.EndpointError`) propagate, and `last_known` still
+        errors (`endpoint.EndpointError`) propagate, and `last_known` still
         holds the previous card for pages that want to keep the user's input."""
         arrived_after = self._fetches
         with self._lock:  # one fetch at a time; threads arriving meanwhile get its outcome

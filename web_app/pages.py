@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -12,40 +11,22 @@ from werkzeug.wrappers import Response
 
 from shared.card import ModelCard
 from shared.media import Format
-from web_app import form, present
-from web_app.client import Answer, EndpointError, Exchange
+from web_app import form, inspector, present
+from web_app.endpoint import Answer, EndpointError, Exchange
 from web_app.services import services
+from web_app.views import FormError, KnownCard, Page, card_or_unavailable, expired_form
 from web_app.words import Failure, explain
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
 
-Page = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class FormError:
-    """Why a submitted form cannot be used as it is, shown above the kept input."""
-
-    title: str
-    message: str
-
-
-EXPIRED = FormError(
-    "This form had expired",
-    "Its security token was missing or did not match (the app may have restarted, or this "
-    "browser does not keep its cookies), so nothing was sent. Your input is kept below: "
-    "send it again. If this keeps happening, allow cookies for this site.",
-)
-
 
 @bp.get("/")
 def index() -> Page:
-    try:
-        card = services().metadata.get()
-    except EndpointError as exc:
-        return _unavailable(exc, {})
-    return _form_page(card, form.example_values(card), Format.JSON)
+    known = card_or_unavailable(url_for("pages.index"), stale=False)
+    if not isinstance(known, KnownCard):
+        return known
+    return _form_page(known.card, form.example_values(known.card), Format.JSON)
 
 
 @bp.get("/predict")
@@ -58,15 +39,18 @@ def predict_reloaded() -> Response:
 @bp.post("/predict")
 def predict() -> Page:
     submitted = request.form
-    try:
-        card = services().metadata.get()
-    except EndpointError as exc:
-        known = services().metadata.last_known
-        if known is None:
-            return _unavailable(exc, submitted)
-        filled = form.read(submitted, known)
+    known = card_or_unavailable(url_for("pages.predict"), submitted.items())
+    if not isinstance(known, KnownCard):
+        return known
+    card = known.card
+    if known.failed is not None:  # the last known card: keep the form, say why nothing was sent
+        filled = form.read(submitted, card)
         return _form_page(
-            known, filled.values, filled.format, failure=explain(exc), exchange=exc.exchange
+            card,
+            filled.values,
+            filled.format,
+            failure=explain(known.failed),
+            exchange=known.failed.exchange,
         )
     sent_for = (submitted.get("model") or "").strip()
     if not sent_for:
@@ -118,15 +102,17 @@ def _expired(exc: CSRFError) -> Page:
     """The form's CSRF token was missing or wrong: nothing was sent, but the
     input is put back in a fresh form (with a fresh token) to send again."""
     submitted = request.form
-    try:
-        card = services().metadata.get()
-    except EndpointError as failed:
-        known = services().metadata.last_known
-        if known is None:
-            return _unavailable(failed, submitted)
-        card = known
-    filled = form.read(submitted, card)
-    return _form_page(card, filled.values, filled.format, form_error=EXPIRED, status=400)
+
+    def again(card: ModelCard, notice: FormError) -> Page:
+        filled = form.read(submitted, card)
+        return _form_page(card, filled.values, filled.format, form_error=notice, status=400)
+
+    return expired_form(
+        "Your input is kept below: send it again.",
+        url_for("pages.predict"),
+        submitted.items(),
+        again,
+    )
 
 
 def _model_changed(card: ModelCard, submitted: Mapping[str, str]) -> Page:
@@ -170,32 +156,9 @@ def _form_page(
         verdict=present.verdict(answer.body, card) if answer else None,
         warnings=warnings,
         failure=failure,
-        inspector=present.inspector(shown) if shown else None,
+        inspector=inspector.inspector(shown) if shown else None,
         notice=notice,
         form_error=form_error,
         endpoint_url=services().client.invocations_url,
     )
     return html, status or (failure.status if failure else 200)
-
-
-def _unavailable(exc: EndpointError, submitted: Mapping[str, str]) -> Page:
-    """No model card at all, so no form: say why, and keep what was typed
-    in hidden fields so 'Try again' sends it once more."""
-    failure = explain(exc)
-    kept = [(k, v) for k, v in submitted.items() if k != "csrf_token"]
-    # The typed values stay visible and editable, labelled by feature name
-    # (the descriptions and ranges came with the card this process lacks).
-    values = [
-        (form.FIELD_PREFIX + name, present.label(name), v)
-        for k, v in kept
-        if (name := k.removeprefix(form.FIELD_PREFIX)) != k
-    ]
-    html = render_template(
-        "unavailable.html",
-        failure=failure,
-        kept=[(k, v) for k, v in kept if not k.startswith(form.FIELD_PREFIX)],
-        values=values,
-        retry_action=url_for("pages.predict") if submitted else url_for("pages.index"),
-        inspector=present.inspector(exc.exchange),
-    )
-    return html, failure.status

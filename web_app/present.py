@@ -1,5 +1,5 @@
-"""Answers in human terms: labels, percentages, chart geometry, range
-warnings in words, and the inspector's view of an exchange.
+"""Answers in human terms: labels, percentages, chart geometry and range
+warnings in words (the HTTP exchange behind them is `inspector`'s).
 
 Pure functions of the contract's types, so the templates stay simple and
 this is tested without a server.
@@ -7,20 +7,13 @@ this is tested without a server.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
-
 from shared.card import Feature, ModelCard
-from shared.predictions import PredictionBody, RangeWarning
-from web_app.client import NOT_READY, REFUSED, Exchange
-
-#: How much of a body the inspector shows; a batch body can be megabytes.
-INSPECTOR_BODY_CHARS = 3_000
+from web_app.contract import AnswerBody, RangeWarning
 
 
 def label(name: str) -> str:
@@ -85,7 +78,7 @@ class Verdict:
     bars: list[Bar]  # class probabilities, classifiers only
 
 
-def verdict(body: PredictionBody, card: ModelCard, row: int = 0) -> Verdict:
+def verdict(body: AnswerBody, card: ModelCard, row: int = 0) -> Verdict:
     target = label(card.target.name)
     prediction = body.predictions[row]
     if card.is_classifier and body.probabilities is not None and body.classes:
@@ -191,102 +184,3 @@ def histogram(values: Sequence[float], bins: int | None = None) -> list[Bin]:
         Bin(low + i * step, low + (i + 1) * step, n, round(100 * n / tallest, 1))
         for i, n in enumerate(tallies)
     ]
-
-
-# --- the inspector -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A message body as the inspector shows it: `raw` exactly as it went
-    over the wire, `readable` laid out for reading when it is JSON."""
-
-    raw: str
-    omitted: int  # characters of `raw` not shown
-    size: int  # bytes on the wire
-    readable: str | None = None
-
-
-def body_text(body: bytes, limit: int = INSPECTOR_BODY_CHARS) -> Shown:
-    text = body.decode("utf-8", errors="replace")
-    readable = readable_json(body)
-    if readable is not None and len(readable) > limit:
-        readable = readable[:limit] + "\n…"
-    return Shown(text[:limit], max(0, len(text) - limit), len(body), readable)
-
-
-def readable_json(body: bytes) -> str | None:
-    """JSON with one top-level key per line and one row per line, values
-    untouched; None when the body is not a JSON object."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(document, dict) or not document:
-        return None
-    lines = []
-    for i, (key, value) in enumerate(document.items()):
-        comma = "," if i < len(document) - 1 else ""
-        if (
-            isinstance(value, list)
-            and len(value) > 1
-            and all(isinstance(v, (list, dict)) for v in value)
-        ):
-            inner = ",\n".join(f"    {_compact(v)}" for v in value)
-            lines.append(f"  {_compact(key)}: [\n{inner}\n  ]{comma}")
-        else:
-            lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
-    return "{\n" + "\n".join(lines) + "\n}"
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class InspectorView:
-    method: str
-    url: str
-    request_headers: list[tuple[str, str]]
-    request_body: Shown
-    status: int | None
-    reason: str
-    response_headers: list[tuple[str, str]]
-    response_body: Shown
-    elapsed_ms: float
-    attempts: int
-    retried: tuple[str, ...] = ()
-
-    @property
-    def retry_note(self) -> str:
-        """What the attempts before the last met, e.g. `3 attempts: 2 found
-        nobody listening`; empty for a single attempt."""
-        if self.attempts <= 1:
-            return ""
-        met = []
-        if refused := self.retried.count(REFUSED):
-            met.append(f"{refused} found nobody listening")
-        if not_ready := self.retried.count(NOT_READY):
-            met.append(f"{not_ready} answered 503, the model still loading")
-        return f"{self.attempts} attempts" + (": " + ", ".join(met) if met else "")
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-
-def inspector(exchange: Exchange) -> InspectorView:
-    response = exchange.response
-    return InspectorView(
-        method=exchange.request.method,
-        url=exchange.request.url,
-        request_headers=exchange.request.headers,
-        request_body=body_text(exchange.request.body),
-        status=response.status if response else None,
-        reason=response.reason if response else "",
-        response_headers=response.headers if response else [],
-        response_body=body_text(response.body) if response else Shown("", 0, 0),
-        elapsed_ms=exchange.elapsed_ms,
-        attempts=exchange.attempts,
-        retried=exchange.retried,
-    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import URLSafeSerializer
 
-from web_app.client import EndpointClient
+from web_app.endpoint import EndpointClient
 from web_app.metadata import MetadataCache
 from web_app.settings import Settings
 

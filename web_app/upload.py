@@ -1,7 +1,7 @@
 """Batch uploads: a CSV file read into rows in the model's feature order,
 with every mistake reported by the line number a person sees in an editor.
 
-The file is read here with the contract's own CSV decoder (`shared.codecs`),
+The file is read here with the contract's own CSV decoder (`web_app.contract`),
 so the user hears about all bad lines at once before anything is sent, and
 the app keeps the rows to offer inputs plus predictions as a download. The
 endpoint validates again; its 422 rows are mapped to lines the same way.
@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.card import ModelCard
-from shared.codecs import InputSchema, decode_csv
-from shared.predictions import PredictionBody, csv_header
 from shared.problems import CellError, InvalidRows, MalformedPayload, PayloadTooLarge
+from web_app.contract import AnswerBody, InputSchema, csv_answer_header, decode_csv_request
 
 #: How many problems one page lists; more are counted.
 MAX_SHOWN_PROBLEMS = 20
@@ -61,11 +59,11 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
         raise UploadError("The file has a header line but no rows of numbers under it.")
     schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
     try:
-        array = decode_csv(text, schema, header=header)
+        rows = decode_csv_request(text, schema, header=header)
     except InvalidRows as exc:
         raise UploadError(
             "Some lines of the file cannot be used; nothing was sent to the model.",
-            problems(exc.errors, lines, header),
+            errors_by_line(exc.errors, lines, header),
         ) from None
     except PayloadTooLarge:
         raise UploadError(
@@ -74,13 +72,12 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
         ) from None
     except MalformedPayload as exc:
         raise UploadError(f"The file is not valid CSV: {exc.detail}", status=400) from None
-    rows = [[None if math.isnan(v) else v for v in row] for row in array.tolist()]
     return Upload(rows, lines, header)
 
 
 def _records(text: str) -> list[tuple[int, list[str]]]:
     """Non-empty CSV records with the line each starts on, read exactly as
-    `decode_csv` reads them so data row i here is data row i there."""
+    `decode_csv_request` reads them so data row i here is data row i there."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records = []
     previous_end = 0
@@ -110,7 +107,7 @@ def _looks_like_header(record: list[str]) -> bool:
     return False
 
 
-def problems(errors: Sequence[CellError], lines: Sequence[int], header: bool) -> list[str]:
+def errors_by_line(errors: Sequence[CellError], lines: Sequence[int], header: bool) -> list[str]:
     """Cell errors (0-based data rows) as sentences naming file lines."""
     out = []
     for error in errors[:MAX_SHOWN_PROBLEMS]:
@@ -131,12 +128,12 @@ def problems(errors: Sequence[CellError], lines: Sequence[int], header: bool) ->
     return out
 
 
-def result_csv(upload: Upload, card: ModelCard, body: PredictionBody) -> str:
+def result_csv(upload: Upload, card: ModelCard, body: AnswerBody) -> str:
     """Inputs in the model's order, then the prediction and, for a
     classifier, one probability column per class."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*card.feature_names, *csv_header(body.classes)])
+    writer.writerow([*card.feature_names, *csv_answer_header(body.classes)])
     probabilities = body.probabilities or [[] for _ in upload.rows]
     for row, prediction, probs in zip(upload.rows, body.predictions, probabilities, strict=True):
         writer.writerow(["" if v is None else repr(v) for v in row] + [prediction, *probs])

@@ -1,6 +1,6 @@
 """Failures of the endpoint in plain words, and the status the page gets.
 
-The client names what went wrong (`client.EndpointError` and its subclasses);
+The client names what went wrong (`endpoint.EndpointError` and its subclasses);
 this says it to a person: what happened, what it means, what to do.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from web_app import client
+from web_app import endpoint
 
 #: Statuses of the endpoint that mean the user's data is at fault, answered
 #: as such; any other 4xx means this app sent something wrong (502).
@@ -25,13 +25,21 @@ class Failure:
     request_id: str | None = None
 
 
-def explain(exc: client.EndpointError, details: list[str] | None = None) -> Failure:
+def explain(
+    exc: endpoint.EndpointError, details: list[str] | None = None, *, input_kept: bool = True
+) -> Failure:
     """`details` replaces the endpoint's own list of bad cells (the batch
-    page passes them translated to file lines)."""
+    page passes them translated to file lines); `input_kept` is False where
+    there was no input to keep (a plain visit of a page), so the advice does
+    not promise it."""
     base = _base_url(exc)
-    retry = "Your input is kept: try again in a few seconds."
+    retry = (
+        "Your input is kept: try again in a few seconds."
+        if input_kept
+        else "Try again in a few seconds."
+    )
     request_id = exc.exchange.request_id
-    if isinstance(exc, client.EndpointUnreachable):
+    if isinstance(exc, endpoint.EndpointUnreachable):
         return Failure(
             "The model service is not answering",
             f"Nothing accepted a connection at {base}"
@@ -40,14 +48,14 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
             retry,
             exc.status_code,
         )
-    if isinstance(exc, client.ConnectTimeout):
+    if isinstance(exc, endpoint.ConnectTimeout):
         return Failure(
             "The model service did not pick up",
             f"{base} did not accept the connection in time. The machine may be overloaded or unreachable.",
             retry,
             exc.status_code,
         )
-    if isinstance(exc, client.ReadTimeout):
+    if isinstance(exc, endpoint.ReadTimeout):
         return Failure(
             "The model took too long to answer",
             f"The request reached {base}, but no answer came back in time ({exc.message}).",
@@ -55,7 +63,7 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
             exc.status_code,
             request_id=request_id,
         )
-    if isinstance(exc, client.ConnectionLost):
+    if isinstance(exc, endpoint.ConnectionLost):
         return Failure(
             "The connection broke",
             f"The connection to {base} closed before the answer arrived.",
@@ -63,7 +71,7 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
             exc.status_code,
             request_id=request_id,
         )
-    if isinstance(exc, client.EndpointNotReady):
+    if isinstance(exc, endpoint.EndpointNotReady):
         return Failure(
             "The model is not ready yet",
             "The model service is running but answered 503: its model is still loading"
@@ -73,7 +81,7 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
             exc.status_code,
             request_id=request_id,
         )
-    if isinstance(exc, client.EndpointFailed):
+    if isinstance(exc, endpoint.EndpointFailed):
         response = exc.exchange.response
         status = f"{response.status} {response.reason}" if response else "an error"
         return Failure(
@@ -83,7 +91,7 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
             exc.status_code,
             request_id=request_id,
         )
-    if isinstance(exc, client.EndpointRejected):
+    if isinstance(exc, endpoint.EndpointRejected):
         problem = exc.problem
         own_fault = problem.status in INPUT_STATUSES
         listed = (
@@ -113,7 +121,7 @@ def explain(exc: client.EndpointError, details: list[str] | None = None) -> Fail
     )
 
 
-def _for_how_long(exchange: client.Exchange) -> str:
+def _for_how_long(exchange: endpoint.Exchange) -> str:
     """`, after 12 attempts over 15 s` when the call was retried."""
     if exchange.attempts <= 1:
         return ""
@@ -132,6 +140,6 @@ def _cell(row: int | None, column: str | int | None, message: str) -> str:
     return f"{', '.join(where).capitalize()}: {message}." if where else f"{message}."
 
 
-def _base_url(exc: client.EndpointError) -> str:
+def _base_url(exc: endpoint.EndpointError) -> str:
     url = exc.exchange.request.url
     return url.rsplit("/", 1)[0] if url.count("/") > 2 else url

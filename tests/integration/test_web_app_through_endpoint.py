@@ -192,7 +192,7 @@ def test_the_model_service_stops_and_comes_back_without_restarting_the_web_app(
 def test_a_restart_under_traffic_costs_a_slower_answer_not_an_error_page(
     model_dirs: dict[str, Path], tmp_path: Path, browser: requests.Session
 ) -> None:
-    """DESIGN 5: a prediction sent while the model service is down and
+    """A prediction sent while the model service is down and
     coming back waits for it (the default retry window, 15 s) and answers."""
     with (
         model_service(model_dirs["iris"], tmp_path) as endpoint,

@@ -8,8 +8,8 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from web_fakes import BASE_URL, FakeEndpoint, FakeTransport
 
+from tests.support.web_fakes import BASE_URL, FakeEndpoint, FakeTransport
 from web_app import Settings, create_app
 
 

@@ -11,9 +11,16 @@ import re
 import pytest
 import requests
 from flask.testing import FlaskClient
-from web_fakes import BASE_URL, FakeEndpoint, diabetes_card, iris_card, refused, response
 
 from shared.problems import PROBLEM_MEDIA_TYPE, CellError
+from tests.support.web_fakes import (
+    BASE_URL,
+    FakeEndpoint,
+    diabetes_card,
+    iris_card,
+    refused,
+    response,
+)
 from web_app import Settings, create_app, upload
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width"
@@ -121,7 +128,7 @@ def test_a_quoted_multi_line_cell_keeps_later_line_numbers_right() -> None:
 
 def test_endpoint_rows_are_translated_to_lines() -> None:
     errors = [CellError(row=1, column="bmi", message="too big"), CellError(column=2, message="odd")]
-    assert upload.problems(errors, [2, 5], header=True) == [
+    assert upload.errors_by_line(errors, [2, 5], header=True) == [
         "Line 5, column “bmi”: too big.",
         "Line 1 (the header), column 3: odd.",
     ]

@@ -10,7 +10,10 @@ from email.utils import format_datetime
 import orjson
 import pytest
 import requests
-from web_fakes import (
+
+from shared.media import Format
+from shared.problems import PROBLEM_MEDIA_TYPE
+from tests.support.web_fakes import (
     BASE_URL,
     FakeEndpoint,
     FakeTransport,
@@ -20,11 +23,9 @@ from web_fakes import (
     refused,
     response,
 )
-
-from shared.codecs import encode_csv_rows, encode_json_rows
-from shared.media import Format
-from shared.problems import PROBLEM_MEDIA_TYPE
-from web_app import client as c
+from web_app import endpoint as c
+from web_app.contract import encode_csv_request, encode_json_request
+from web_app.endpoint import errors
 
 ROW = [5.7, 3.0, 4.2, 1.2]
 
@@ -62,12 +63,14 @@ def make_client(
         session,
         connect_timeout=1.5,
         read_timeout=9,
-        retry_seconds=retry_seconds,
-        backoff=0.25,
-        max_pause=1.0,
-        max_attempts=max_attempts,
-        sleep=clock.sleep,
-        clock=clock,
+        retry=c.RetryPolicy(
+            seconds=retry_seconds,
+            backoff=0.25,
+            max_pause=1.0,
+            max_attempts=max_attempts,
+            sleep=clock.sleep,
+            clock=clock,
+        ),
     )
     return endpoint_client, transport, clock.sleeps
 
@@ -111,9 +114,9 @@ def test_predict_sends_json_in_feature_order() -> None:
     assert (sent.method, sent.url) == ("POST", f"{BASE_URL}/invocations")
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.headers["Accept"] == "application/json"
-    assert sent.body == encode_json_rows([ROW])
+    assert sent.body == encode_json_request([ROW])
     assert answer.body.predictions == ["versicolor"]
-    assert answer.exchange.request.body == encode_json_rows([ROW])
+    assert answer.exchange.request.body == encode_json_request([ROW])
 
 
 def test_predict_sends_csv_with_a_header() -> None:
@@ -121,7 +124,7 @@ def test_predict_sends_csv_with_a_header() -> None:
     endpoint_client.predict([ROW, ROW], iris_card(), Format.CSV)
     sent = transport.requests[0]
     assert sent.headers["Content-Type"] == "text/csv; header=present"
-    assert sent.body == encode_csv_rows(
+    assert sent.body == encode_csv_request(
         [ROW, ROW], ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     )
 
@@ -164,7 +167,7 @@ def test_a_503_while_the_model_loads_is_retried_then_answers() -> None:
     assert answer.exchange.response is not None
     assert answer.exchange.response.status == 200
     assert sleeps == [0.25, 0.5]
-    assert [r.body for r in transport.requests] == [encode_json_rows([ROW])] * 3  # POST resent
+    assert [r.body for r in transport.requests] == [encode_json_request([ROW])] * 3  # POST resent
 
 
 def test_a_swap_as_seen_from_here_is_a_slower_answer() -> None:
@@ -467,7 +470,7 @@ def test_a_regression_answer_needs_no_probabilities() -> None:
 )
 def test_the_exception_tree_is_as_drawn(child: type, parent: type) -> None:
     assert issubclass(child, parent)
-    assert f"{child.__name__}" in (c.__doc__ or "")
+    assert f"{child.__name__}" in (errors.__doc__ or "")
 
 
 def test_metadata_is_the_model_card() -> None:

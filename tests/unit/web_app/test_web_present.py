@@ -1,13 +1,13 @@
-"""Answers in human terms: percentages, numbers, chart geometry, readable bodies."""
+"""Answers in human terms: percentages, numbers, chart geometry."""
 
 from __future__ import annotations
 
 import pytest
-from web_fakes import diabetes_card, iris_card
 
 from shared.card import Feature
-from shared.predictions import PredictionBody, RangeWarning
+from tests.support.web_fakes import diabetes_card, iris_card
 from web_app import present
+from web_app.contract import AnswerBody, RangeWarning
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_row_warnings_group_a_rows_values() -> None:
 
 
 def test_verdict_of_a_classifier() -> None:
-    body = PredictionBody.model_validate(
+    body = AnswerBody.model_validate(
         {
             "model": {"name": "iris", "version": "1"},
             "predictions": ["virginica"],
@@ -91,7 +91,7 @@ def test_verdict_of_a_classifier() -> None:
 
 
 def test_verdict_of_a_regressor() -> None:
-    body = PredictionBody.model_validate(
+    body = AnswerBody.model_validate(
         {"model": {"name": "d", "version": "1"}, "predictions": [152.133]}
     )
     verdict = present.verdict(body, diabetes_card())
@@ -137,16 +137,3 @@ def test_class_counts_keep_the_models_class_order() -> None:
         ("b", "2 rows", 100.0),
         ("c", "0 rows", 0.0),
     ]
-
-
-def test_readable_json_puts_rows_on_lines_and_keeps_values() -> None:
-    body = b'{"model":{"name":"iris"},"probabilities":[[0.1,0.9],[0.2,0.8]]}'
-    assert present.readable_json(body) == (
-        '{\n  "model": {"name": "iris"},\n  "probabilities": [\n    [0.1, 0.9],\n    [0.2, 0.8]\n  ]\n}'
-    )
-    assert present.readable_json(b"a,b\n1,2") is None
-
-
-def test_long_bodies_are_cut_for_the_inspector() -> None:
-    shown = present.body_text(b"x" * 5000, limit=100)
-    assert (len(shown.raw), shown.omitted, shown.size) == (100, 4900, 5000)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 import pytest
 import requests
 from flask.testing import FlaskClient
-from web_fakes import (
+
+from shared.problems import PROBLEM_MEDIA_TYPE
+from tests.support.web_fakes import (
     BASE_URL,
     FakeEndpoint,
     FakeTransport,
@@ -23,10 +25,8 @@ from web_fakes import (
     refused,
     response,
 )
-
-from shared.problems import PROBLEM_MEDIA_TYPE
 from web_app import Settings, create_app
-from web_app.client import EndpointUnreachable, Exchange, SentRequest
+from web_app.endpoint import EndpointUnreachable, Exchange, SentRequest
 from web_app.metadata import MetadataCache
 
 
@@ -409,6 +409,24 @@ def test_without_metadata_the_form_cannot_be_built_and_says_so(
     assert "Try again" in text
 
 
+@pytest.mark.parametrize("path", ["/", "/batch"])
+def test_a_plain_visit_without_the_endpoint_promises_no_kept_input(
+    client: FlaskClient, endpoint: FakeEndpoint, path: str
+) -> None:
+    """There was no input to keep, and the call that failed was a GET for
+    the model card: the page and its inspector say so."""
+    endpoint.fail = refused
+    answer = client.get(path)
+    assert answer.status_code == 503
+    text = html.unescape(answer.get_data(as_text=True))
+    assert "Your input is kept" not in text
+    assert "Try again in a few seconds." in text
+    assert "POST means" not in text
+    assert "GET means “send me what is at this address”" in text
+    assert "Empty: a GET asks for something and sends no data." in text
+    assert "turned your input into" not in text
+
+
 def test_a_submit_with_no_model_card_known_keeps_the_input_for_a_retry(
     session: requests.Session, endpoint: FakeEndpoint
 ) -> None:
@@ -433,6 +451,7 @@ def test_a_submit_with_no_model_card_known_keeps_the_input_for_a_retry(
     )  # kept visibly, to edit before trying again
     assert 'name="csrf_token"' in text
     assert '<input type="hidden" name="model"' in text
+    assert "Your input is kept" in text  # here there was input, and it is
     endpoint.fail = None
     retried = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', text))
     again = client.post("/predict", data=retried)

@@ -1,0 +1,51 @@
+"""The web app's side of the HTTP contract with the model service: the
+client (`client`), the records of each exchange (`exchange`), the ways a
+call fails (`errors`, the tree drawn in its docstring) and the retry policy
+(`retry`). The names most of the app needs are re-exported here."""
+
+from web_app.endpoint.client import EndpointClient, Ping
+from web_app.endpoint.errors import (
+    ConnectionLost,
+    ConnectTimeout,
+    EndpointError,
+    EndpointFailed,
+    EndpointNotReady,
+    EndpointRejected,
+    EndpointTimeout,
+    EndpointUnreachable,
+    ReadTimeout,
+    TransportError,
+    UnreadableResponse,
+)
+from web_app.endpoint.exchange import (
+    NOT_READY,
+    REFUSED,
+    Answer,
+    Exchange,
+    ReceivedResponse,
+    SentRequest,
+)
+from web_app.endpoint.retry import RetryPolicy
+
+__all__ = [
+    "NOT_READY",
+    "REFUSED",
+    "Answer",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "EndpointClient",
+    "EndpointError",
+    "EndpointFailed",
+    "EndpointNotReady",
+    "EndpointRejected",
+    "EndpointTimeout",
+    "EndpointUnreachable",
+    "Exchange",
+    "Ping",
+    "ReadTimeout",
+    "ReceivedResponse",
+    "RetryPolicy",
+    "SentRequest",
+    "TransportError",
+    "UnreadableResponse",
+]
