@@ -5,15 +5,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test test-unit test-integration test-browser test-e2e lint format run bench clean
+.PHONY: install lock test test-unit test-integration test-browser test-e2e lint format run bench clean
 
-$(BIN)/activate: pyproject.toml
+# The test venv runs on exactly the versions the images ship: it installs
+# requirements/test.txt (every extra: model, web, test, dev; the same pins as
+# requirements/model.txt and web.txt) with its hashes checked, then the
+# project itself, editable and without dependencies, so nothing unpinned
+# slips in. Rebuilt when pyproject.toml or the lock file changes.
+$(BIN)/activate: pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(BIN)/activate
 
-install: $(BIN)/activate  ## create .venv and install the project with its test dependencies
+install: $(BIN)/activate  ## create .venv from the locked requirements, plus the project (editable)
+
+# `make lock`: the one command that regenerates requirements/*.txt from
+# pyproject.toml. uv, not pip-tools: it resolves from PyPI alone (it does not
+# read pip.conf, so a machine's find-links or local mirrors never leak into
+# the files or their hashes), records every wheel's hash for the chosen
+# versions, writes one universal file with environment markers (Linux images,
+# other developers' machines), and takes seconds. The union (test.txt) is
+# resolved first and constrains the per-service files, so a package has the
+# same version in every file. Versions already in a file are kept; `make lock
+# UPGRADE=1` moves everything to the newest versions pyproject.toml allows.
+# --native-tls: trust the system's CA bundle, as pip does here.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --native-tls --custom-compile-command "make lock" \
+	$(if $(filter 1,$(UPGRADE)),--upgrade)
+
+lock: install  ## regenerate requirements/{test,model,web}.txt from pyproject.toml
+	$(LOCK) --extra model --extra web --extra test --extra dev -o requirements/test.txt
+	$(LOCK) --extra model -c requirements/test.txt -o requirements/model.txt
+	$(LOCK) --extra web -c requirements/test.txt -o requirements/web.txt
 
 test: install  ## every test; the browser and compose tests say why when they skip
 	$(PYTEST) tests

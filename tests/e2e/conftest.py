@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from .harness import (
+from tests.support.compose import (
     CHROMIUM,
     COMPOSE_FILE,
     MODELS,
     SHOTS,
     Stack,
-    base_image,
+    base_images,
     docker_ready,
     free_port,
     run,
@@ -50,9 +50,9 @@ def built_images(timings: dict[str, float]) -> dict[str, str]:
     the README says: `docker compose build`, with MODEL and MODEL_IMAGE."""
     compose = docker_ready()
     started = time.monotonic()
-    base = base_image()
-    timings["base image ready (s)"] = round(time.monotonic() - started, 1)
-    env = {**os.environ, "BASE_IMAGE": base}
+    bases = base_images()
+    timings["base images ready (s)"] = round(time.monotonic() - started, 1)
+    env = {**os.environ, **bases}
     for model in MODELS:
         started = time.monotonic()
         services = [] if model == MODELS[0] else ["model_service"]  # the web app once
@@ -62,7 +62,11 @@ def built_images(timings: dict[str, float]) -> dict[str, str]:
             timeout=1200,
         )
         timings[f"build {model} (s)"] = round(time.monotonic() - started, 1)
-    return {"base": base, **{model: f"model-service:{model}" for model in MODELS}}
+    return {
+        **bases,
+        "web": "web-app:latest",
+        **{model: f"model-service:{model}" for model in MODELS},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,8 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
     web_port, model_port = free_port(), free_port()
     env = {
         **os.environ,
-        "BASE_IMAGE": built_images["base"],
+        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
+        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
         "MODEL_IMAGE": built_images["iris"],
         # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
         "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",

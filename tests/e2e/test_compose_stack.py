@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .harness import Stack, http_get, run, wait_for
+from tests.support.compose import Stack, http_get, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 

@@ -1,5 +1,5 @@
-"""Helpers of the end-to-end tests: commands, HTTP polls, and the compose
-project under test (`Stack`).
+"""The compose harness of the end-to-end tests: commands, HTTP polls, the
+base images, and the compose project under test (`Stack`).
 
 Without docker (or compose, or Chromium) the tests skip and say why; with
 `CI` set in the environment they fail instead, because CI must run them.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 BASE_IMAGE_SCRIPT = REPO / "scripts" / "build-base-image.sh"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
+# compose's build arguments for the two services' bases (docker-compose.yml)
+BASE_IMAGE_VARS = ("MODEL_BASE_IMAGE", "WEB_BASE_IMAGE")
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", "/tmp/e2e-shots"))
 MODELS = ("iris", "wine")
@@ -194,20 +197,47 @@ def docker_ready() -> list[str]:
     return compose
 
 
-def base_image() -> str:
-    """The base image of both builds: $BASE_IMAGE when set; the official slim
-    image when it is here or can be pulled; else the air-gapped base, built
-    from Debian's packages by scripts/build-base-image.sh."""
-    if os.environ.get("BASE_IMAGE"):
-        return os.environ["BASE_IMAGE"]
+def base_images() -> dict[str, str]:
+    """The base image of each service's build, as compose's build arguments
+    name them: {"MODEL_BASE_IMAGE": ..., "WEB_BASE_IMAGE": ...}.
+
+    Both variables set in the environment: those (what .ci/run does). Else
+    the official slim image for both, when it is here or can be pulled. Else
+    the air-gapped bases, one per service, built from Debian's packages by
+    scripts/build-base-image.sh (which prints exactly these two variables)."""
+    if all(os.environ.get(name) for name in BASE_IMAGE_VARS):
+        return {name: os.environ[name] for name in BASE_IMAGE_VARS}
+    official = dict.fromkeys(BASE_IMAGE_VARS, DEFAULT_BASE_IMAGE)
     if run(["docker", "image", "inspect", DEFAULT_BASE_IMAGE], check=False).returncode == 0:
-        return DEFAULT_BASE_IMAGE
+        return official
     if run(["docker", "pull", DEFAULT_BASE_IMAGE], timeout=300, check=False).returncode == 0:
-        return DEFAULT_BASE_IMAGE
+        return official
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         unavailable(
-            f"{DEFAULT_BASE_IMAGE} cannot be pulled, and building the local base image "
-            "needs root and debootstrap (or set BASE_IMAGE to a base image you have)"
+            f"{DEFAULT_BASE_IMAGE} cannot be pulled, and building the local base images "
+            "needs root and debootstrap (or set MODEL_BASE_IMAGE and WEB_BASE_IMAGE "
+            "to base images you have)"
         )
     done = run(["bash", str(BASE_IMAGE_SCRIPT)], env=os.environ, timeout=900)
-    return done.stdout.strip().splitlines()[-1]
+    printed = {
+        name: value for name, _, value in (line.partition("=") for line in done.stdout.splitlines())
+    }
+    missing = [name for name in BASE_IMAGE_VARS if not printed.get(name)]
+    assert not missing, f"{BASE_IMAGE_SCRIPT.name} printed no {missing}: {done.stdout!r}"
+    return {name: printed[name] for name in BASE_IMAGE_VARS}
+
+
+def distributions(image: str) -> set[str]:
+    """Lower-case names of the Python distributions an image's interpreter
+    sees (its venv and, through --system-site-packages, the base's site)."""
+    code = (
+        "import importlib.metadata as m; "
+        "print('\\n'.join(sorted({d.metadata['Name'].lower() for d in m.distributions()})))"
+    )
+    done = run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", image, "-c", code]
+    )
+    # PEP 503 normalisation: "scikit_learn" and "Scikit-Learn" are one name.
+    return {
+        re.sub(r"[-_.]+", "-", line.strip()) for line in done.stdout.splitlines() if line.strip()
+    }
