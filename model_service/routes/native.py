@@ -1,4 +1,4 @@
-"""The native routes (DESIGN 4.1, SageMaker's container contract):
+"""The native routes (docs/native-api.md; SageMaker's container contract):
 `/invocations`, `/ping`, `/metadata`, `/metrics`."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from model_service import inputs
 from model_service.bodies import read_body
 from model_service.dependencies import PredictorDep, get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.openapi import ERROR_DESCRIPTIONS, problem_responses
-from shared import codecs, predictions
+from shared.answers import AnswerBody, encode_answer
 from shared.card import ModelCard
 from shared.media import request_format, response_format
-from shared.predictions import PredictionBody
 
 router = APIRouter()
 
@@ -97,7 +97,7 @@ _REQUEST_BODY: dict[str, Any] = {
 @router.post(
     "/invocations",
     summary="Predict one or many rows",
-    response_model=PredictionBody,
+    response_model=AnswerBody,
     responses={
         200: {
             "description": "Predictions, as JSON (default) or CSV per the Accept header.",
@@ -117,11 +117,12 @@ async def invocations(request: Request) -> Response:
     fmt_in = request_format(request.headers.get("content-type"))
     fmt_out = response_format(request.headers.get("accept"))
     body = await read_body(request, settings.max_body_bytes)
-    X = codecs.decode(body, fmt_in, predictor.schema)
+    X = inputs.decode_array(body, fmt_in, predictor.schema)
     request.state.rows = len(X)
     prediction = await predictor.predict_async(X, settings.inline_cells)
     return Response(
-        predictions.encode(prediction, predictor.ref, fmt_out), media_type=fmt_out.content_type
+        encode_answer(prediction.to_prediction(), predictor.ref, fmt_out),
+        media_type=fmt_out.content_type,
     )
 
 

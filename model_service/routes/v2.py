@@ -1,10 +1,11 @@
-"""The Open Inference Protocol (KServe V2) routes (DESIGN 4.2): health,
+"""The Open Inference Protocol (KServe V2) routes
+(docs/open-inference-protocol.md): health,
 server and model metadata, model readiness and inference, with and without
 `/versions/{version}`, and the binary tensor data extension.
 
-A thin layer like the native routes: `shared.v2` decodes the tensors into
+A thin layer like the native routes: `model_service.v2` decodes the tensors into
 the rows `/invocations` would have predicted (checked by the same shared
-codecs), the same predictor answers, `shared.v2` encodes the outputs.
+codecs), the same predictor answers, `model_service.v2` encodes the outputs.
 Errors are `{"error": "..."}` (model_service.errors does that for `/v2`).
 """
 
@@ -17,11 +18,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from model_service import v2
 from model_service.bodies import read_body
 from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.predictor import Predictor
-from shared import v2
 from shared.problems import UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])
@@ -30,7 +31,7 @@ _JSON = "application/json"
 _HEADER = "Inference-Header-Content-Length"
 
 
-# --- the shapes, for the OpenAPI document (requests are read by shared.v2) ---------
+# --- the shapes, for the OpenAPI document (requests are read by model_service.v2) ---------
 
 Parameters = dict[str, str | float | bool]
 
