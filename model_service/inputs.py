@@ -123,7 +123,7 @@ def _plain_array(rows: list[object], width: int) -> np.ndarray | None:
     # strings, None, objects and all-boolean rows are not numbers
     if array.dtype.kind not in "fi" or array.ndim != 2 or array.shape[1] != width:
         return None
-    array = array.astype(np.float64)
+    array = array.astype(np.float64, copy=False)
     if not np.isfinite(array).all():
         return None
     return array

@@ -42,7 +42,9 @@ def decode_json_request(body: bytes, schema: InputSchema, charset: str = "utf-8"
     return read_json_table(body, schema, charset).checked_rows()
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built per request, and on a one-row request the
+# frozen dataclass's __init__ alone costs a tenth of the decoding.
+@dataclass(slots=True)
 class JsonTable:
     """A JSON body's rows as given, before their cells are checked."""
 

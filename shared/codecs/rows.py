@@ -34,7 +34,7 @@ class InputSchema:
 
 def reject_empty(body: bytes) -> None:
     """`MalformedPayload` for a body with nothing but whitespace in it."""
-    if not body.strip():
+    if not body or body.isspace():  # (strip() would copy a large body)
         raise MalformedPayload("The request body is empty; send at least one row.")
 
 
