@@ -6,6 +6,11 @@ in one numpy call between them: `read_json_table` parses the body and
 settles its shape (which rows, which columns, in which order) and
 `JsonTable.checked_rows` checks every cell. `decode_json_request` does
 both and is the definition of what is valid.
+
+The module is longer than most because it is that definition: five body
+shapes, rows by position or by name, and a worded error for each way a
+row or cell can be wrong. Split further, one rule would be spread over
+several files.
 """
 
 from __future__ import annotations
