@@ -50,7 +50,9 @@ class AnswerBody(BaseModel):
     )
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built per request, and a frozen dataclass's __init__
+# costs more than encoding a one-row answer.
+@dataclass(slots=True)
 class Prediction:
     """The model's answer for a batch of rows, before it is formatted."""
 
