@@ -1,7 +1,7 @@
 """A client for the Open Inference Protocol, for tests: request bodies
 encoded from numpy arrays (JSON or binary tensor data), response bodies
-decoded into arrays, as tritonclient does. It speaks only the protocol,
-and reuses the model service's datatype table."""
+decoded into arrays, as tritonclient does. It shares nothing with the
+server's codec but the protocol's table of datatypes."""
 
 from __future__ import annotations
 
