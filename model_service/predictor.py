@@ -1,9 +1,10 @@
-"""The model runtime: rows in (a float array in feature order), a
-`Prediction` out. Knows nothing of HTTP; both protocols call it."""
+"""The model runtime: rows in (a float array in feature order), the
+prediction out as arrays. Knows nothing of HTTP; both protocols call it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -11,13 +12,30 @@ import numpy as np
 
 from model_service.compiled import compile_estimator
 from model_service.package import ModelPackage
+from shared.answers import ModelRef, Prediction, RangeWarning
 from shared.card import ModelCard
-from shared.codecs import InputSchema
-from shared.predictions import ModelRef, Prediction, RangeWarning
+from shared.codecs.rows import InputSchema
 
 #: How many range warnings one answer lists; a batch far outside the
 #: training data would otherwise carry one per cell.
 MAX_WARNINGS = 100
+
+
+@dataclass(frozen=True)
+class PredictionArrays:
+    """The model's answer for a batch of rows, as arrays: the Open Inference
+    Protocol sends them as tensors (binary ones without a copy), the native
+    API as the shared answer format (`to_prediction`)."""
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: list[str] | None = None
+    warnings: list[RangeWarning] = field(default_factory=list)
+
+    def to_prediction(self) -> Prediction:
+        """The same answer in plain Python values, for `shared.answers`."""
+        probabilities = None if self.probabilities is None else self.probabilities.tolist()
+        return Prediction(self.predictions.tolist(), probabilities, self.classes, self.warnings)
 
 
 class Predictor:
@@ -38,20 +56,20 @@ class Predictor:
     def from_package(cls, package: ModelPackage, max_rows: int = 100_000) -> Predictor:
         return cls(package.card, package.estimator, max_rows)
 
-    def predict(self, X: np.ndarray) -> Prediction:
+    def predict(self, X: np.ndarray) -> PredictionArrays:
         """Predictions for the rows of X, with warnings for values outside
         the training range (they still predict)."""
         warnings = self.range_warnings(X)
         if self._classes is None:
             values = np.asarray(self._compute(X), dtype=np.float64)
-            return Prediction(values, warnings=warnings)
+            return PredictionArrays(values, warnings=warnings)
         probabilities = np.asarray(self._compute(X), dtype=np.float64)
         # The label is the most probable class: one pass over the model, and
         # the label can never disagree with the probabilities shown beside it.
         labels = self._classes[probabilities.argmax(axis=1)]
-        return Prediction(labels, probabilities, self.card.target.classes, warnings)
+        return PredictionArrays(labels, probabilities, self.card.target.classes, warnings)
 
-    async def predict_async(self, X: np.ndarray, inline_cells: int) -> Prediction:
+    async def predict_async(self, X: np.ndarray, inline_cells: int) -> PredictionArrays:
         """`predict` for a server: small batches right on the event loop (a
         thread hop would cost more than the prediction), large ones in a
         worker thread so they do not hold up other requests."""
@@ -82,7 +100,7 @@ class Predictor:
             )
         return warnings
 
-    def warm_up(self) -> Prediction:
+    def warm_up(self) -> PredictionArrays:
         """Predict the card's example row: proves the model answers before
         the service says it is ready, and pays first-call costs up front."""
         return self.predict(np.array([self.card.example_row()], dtype=np.float64))

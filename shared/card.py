@@ -1,8 +1,8 @@
 """The model card: what a model package says about itself (`model.json`).
 
 The model service validates it at start-up and serves it at `/metadata`;
-the web app builds its form from it. Field names are fixed by the design
-(DESIGN 3) so every reader agrees.
+the web app builds its form from it. Field names are fixed by the contract
+(docs/model-package.md) so every reader agrees.
 """
 
 from __future__ import annotations

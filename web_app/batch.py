@@ -18,9 +18,9 @@ from itsdangerous import BadSignature
 from werkzeug.utils import secure_filename
 
 from shared.card import ModelCard
+from shared.codecs.csv import encode_csv_request
 from shared.media import Format
 from web_app import error_pages, form, inspector, present, upload
-from web_app.contract import encode_csv_request
 from web_app.endpoint import Answer, EndpointError, EndpointRejected
 from web_app.services import services
 from web_app.views import FormError, KnownCard, Page, card_or_unavailable, expired_form

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.answers import AnswerBody, RangeWarning
 from shared.card import Feature, ModelCard
-from web_app.contract import AnswerBody, RangeWarning
 
 
 def label(name: str) -> str:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.answers import AnswerBody, csv_answer_header
 from shared.card import ModelCard
+from shared.codecs.csv import decode_csv_request
+from shared.codecs.rows import InputSchema
 from shared.problems import CellError, InvalidRows, MalformedPayload, PayloadTooLarge
-from web_app.contract import AnswerBody, InputSchema, csv_answer_header, decode_csv_request
 
 #: How many problems one page lists; more are counted.
 MAX_SHOWN_PROBLEMS = 20
@@ -59,7 +62,11 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
         raise UploadError("The file has a header line but no rows of numbers under it.")
     schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
     try:
-        rows = decode_csv_request(text, schema, header=header)
+        # The decoder marks a missing value NaN; the pages show it as None.
+        rows = [
+            [None if math.isnan(value) else value for value in row]
+            for row in decode_csv_request(text, schema, header=header)
+        ]
     except InvalidRows as exc:
         raise UploadError(
             "Some lines of the file cannot be used; nothing was sent to the model.",

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from model_service.errors import InternalError, ServiceUnavailable
 from model_service.openapi import PROBLEM_SCHEMA_REF
+from shared.answers import AnswerBody
 from shared.card import ModelCard
-from shared.predictions import PredictionBody
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     InvalidRows,
@@ -57,7 +57,7 @@ _CSV_EXAMPLES = {
 
 INVOCATIONS: dict[str, Any] = {
     "summary": "Predict one or many rows",
-    "response_model": PredictionBody,
+    "response_model": AnswerBody,
     "responses": {
         200: {
             "description": "Predictions, as JSON (default) or CSV per the Accept header.",

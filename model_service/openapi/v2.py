@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model_service import v2
 from model_service.errors import InternalError, NotFound, ServiceUnavailable
-from shared import v2
 from shared.problems import (
     InvalidRows,
     MalformedPayload,

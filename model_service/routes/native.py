@@ -12,11 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from model_service import inputs
 from model_service.bodies import read_body
 from model_service.dependencies import PredictorDep, get_predictor, get_settings
 from model_service.errors import PROBLEM_TYPES, NotFound
 from model_service.openapi import native as docs
-from shared import codecs, predictions
+from shared.answers import encode_answer
 from shared.media import request_format, response_format
 
 router = APIRouter()
@@ -31,11 +32,12 @@ async def invocations(request: Request) -> Response:
     fmt_in = request_format(request.headers.get("content-type"))
     fmt_out = response_format(request.headers.get("accept"))
     body = await read_body(request, settings.max_body_bytes)
-    X = codecs.decode(body, fmt_in, predictor.schema)
+    X = inputs.decode_array(body, fmt_in, predictor.schema)
     request.state.rows = len(X)
     prediction = await predictor.predict_async(X, settings.inline_cells)
     return Response(
-        predictions.encode(prediction, predictor.ref, fmt_out), media_type=fmt_out.content_type
+        encode_answer(prediction.to_prediction(), predictor.ref, fmt_out),
+        media_type=fmt_out.content_type,
     )
 
 

@@ -3,9 +3,9 @@
 readiness and inference, with and without `/versions/{version}`, and the
 binary tensor data extension.
 
-A thin layer like the native routes: `shared.v2` decodes the tensors into
+A thin layer like the native routes: `model_service.v2` decodes the tensors into
 the rows `/invocations` would have predicted (checked by the same shared
-codecs), the same predictor answers, `shared.v2` encodes the outputs.
+codecs), the same predictor answers, `model_service.v2` encodes the outputs.
 Errors are `{"error": "..."}` (model_service.errors does that for `/v2`).
 Their OpenAPI documentation is in `model_service.openapi.v2`.
 """
@@ -18,12 +18,12 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from model_service import v2
 from model_service.bodies import read_body
 from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.openapi import v2 as docs
 from model_service.predictor import Predictor
-from shared import v2
 from shared.problems import UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])

@@ -19,18 +19,12 @@ from tests.support.compose import distributions, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-NUMPY_IN_SHARED = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "transitional: shared/ still imports numpy, so requirements/web.txt keeps it "
-        "(pyproject.toml's web extra); drop it there, `make lock`, and remove this mark"
-    ),
-)
-
 # (image key in built_images, distribution that must not be there)
 ABSENT = [
-    *(("web", name) for name in ("scikit-learn", "scipy", "fastapi", "starlette", "uvicorn")),
-    pytest.param("web", "numpy", marks=NUMPY_IN_SHARED),
+    *(
+        ("web", name)
+        for name in ("scikit-learn", "scipy", "numpy", "fastapi", "starlette", "uvicorn")
+    ),
     *(("iris", name) for name in ("flask", "flask-wtf", "werkzeug", "gunicorn")),
 ]
 PRESENT = [

@@ -1,10 +1,11 @@
-"""DESIGN.md sections 3, 4.1-4.3 and 5 checked from outside, as an external
+"""The contract in docs/ (the model package, the native API, the Open
+Inference Protocol, errors, the web app) checked from outside, as an external
 grader would: real processes on loopback, plain HTTP (requests and raw
 sockets), no knowledge of the code.
 
 Tests marked `xfail(strict=True)` are deviations from the contract found by
 this black-box audit; each reason says what was sent, what came back and
-what DESIGN.md asks for. When one is fixed, strict mode turns it red so the
+what the contract in docs/ asks for. When one is fixed, strict mode turns it red so the
 marker is removed.
 """
 
@@ -130,7 +131,7 @@ def split_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
-# --------------------------------------------------------------------------- 4.1 request shapes
+# --------------------------------------------------------------------------- native API: request shapes
 
 
 def iris_payloads(rows: list[list[float]]) -> dict[str, Any]:
@@ -231,7 +232,7 @@ def test_missing_values_where_the_card_allows_them(services: dict[str, ServicePr
     assert post(url, csv_body, "text/csv").status_code == 200
 
 
-# --------------------------------------------------------------------------- 4.1 responses
+# --------------------------------------------------------------------------- native API: answers
 
 
 @pytest.mark.parametrize(
@@ -303,7 +304,7 @@ def test_a_request_id_with_a_space_is_echoed(iris: str) -> None:
     assert answer.headers["X-Request-ID"] == "req 1"
 
 
-# --------------------------------------------------------------------------- 4.1 other routes
+# --------------------------------------------------------------------------- native API: other routes
 
 
 def test_metadata_is_the_card_on_disk(
@@ -398,7 +399,7 @@ def test_openapi_describes_405(iris: str) -> None:
     assert "405" in document["paths"]["/invocations"]["post"]["responses"]
 
 
-# --------------------------------------------------------------------------- 4.3 error table
+# --------------------------------------------------------------------------- errors
 
 
 ERROR_CASES: list[tuple[str, str | None, bytes | str, int]] = [
@@ -566,7 +567,7 @@ def test_a_content_encoding_is_decoded_or_refused(iris: str) -> None:
 @pytest.mark.xfail(
     reason="a request uvicorn itself rejects (Content-Length: abc, CL+TE, a 100 kB URL) gets "
     "'400 Invalid HTTP request received.' as text/plain without X-Model-Name/-Version/"
-    "X-Request-ID; DESIGN 4.1 'headers on every answer', 4.3 problem+json",
+    "X-Request-ID; docs/native-api.md 'headers on every answer', docs/errors.md problem+json",
     strict=True,
 )
 def test_a_malformed_http_request_still_gets_the_contract(iris: str) -> None:
@@ -577,7 +578,7 @@ def test_a_malformed_http_request_still_gets_the_contract(iris: str) -> None:
     assert headers.get("x-model-name") == "iris"
 
 
-# --------------------------------------------------------------------------- 4.2 V2
+# --------------------------------------------------------------------------- Open Inference Protocol (V2)
 
 
 def v2_tensor(
@@ -693,7 +694,7 @@ def test_the_service_keeps_answering_after_hostile_inputs(iris: str) -> None:
     assert_alive(iris)
 
 
-# --------------------------------------------------------------------------- 5 the web app
+# --------------------------------------------------------------------------- the web app
 
 
 class _Hanging(http.server.BaseHTTPRequestHandler):

@@ -18,7 +18,8 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from shared.card import Feature, ModelCard, Target, Training
-from shared.codecs import InputSchema, decode
+from shared.codecs import decode_request
+from shared.codecs.rows import InputSchema
 from shared.media import request_format
 from shared.problems import PROBLEM_MEDIA_TYPE, PayloadError
 
@@ -216,7 +217,7 @@ class FakeEndpoint:
         body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
         try:
             fmt = request_format(str(request.headers.get("Content-Type", "")))
-            rows = decode(body, fmt, InputSchema(tuple(self.card.feature_names)))
+            rows = decode_request(body, fmt, InputSchema(tuple(self.card.feature_names)))
         except PayloadError as exc:
             problem = exc.to_problem(request_id).model_dump(mode="json", exclude_none=True)
             return response(request, exc.status, problem, PROBLEM_MEDIA_TYPE, headers)

@@ -21,14 +21,11 @@ from typing import TypeVar
 import requests
 from pydantic import ValidationError
 
+from shared.answers import AnswerBody, decode_json_answer
 from shared.card import ModelCard
+from shared.codecs.csv import encode_csv_request
+from shared.codecs.json import encode_json_request
 from shared.media import Format
-from web_app.contract import (
-    AnswerBody,
-    decode_json_answer,
-    encode_csv_request,
-    encode_json_request,
-)
 from web_app.endpoint.errors import (
     ConnectionLost,
     ConnectTimeout,

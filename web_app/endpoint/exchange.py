@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from web_app.contract import AnswerBody
+from shared.answers import AnswerBody
 
 #: What an earlier attempt met, as `Exchange.retried` lists it.
 REFUSED = "refused"  # no such host, or nothing accepted the connection

@@ -35,7 +35,7 @@ def rows_for(pkg: ModelPackage) -> list[list[float]]:
 
 
 def bodies(names: list[str], rows: list[list[float]]) -> list[tuple[dict[str, str], bytes]]:
-    """The same rows in every request shape of DESIGN 4.1."""
+    """The same rows in every request shape of docs/native-api.md."""
     records = [dict(zip(names, row, strict=True)) for row in rows]
     shuffled = names[::-1]
     flipped = [row[::-1] for row in rows]

@@ -1,4 +1,4 @@
-"""shared.v2: Open Inference Protocol tensors <-> rows and predictions,
+"""model_service.v2: Open Inference Protocol tensors <-> rows and predictions,
 in JSON and in the binary tensor data extension, without a server."""
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ import numpy as np
 import orjson
 import pytest
 
-from shared import codecs, v2
-from shared.codecs import InputSchema
+from model_service import v2
+from model_service.inputs import check_array
+from model_service.predictor import PredictionArrays
+from shared.answers import ModelRef, RangeWarning
+from shared.codecs import decode_request
+from shared.codecs.json import decode_json_rows
+from shared.codecs.rows import InputSchema
 from shared.media import request_format
-from shared.predictions import ModelRef, Prediction, RangeWarning
 from shared.problems import InvalidRows, MalformedPayload, PayloadError, PayloadTooLarge
+from tests.support import v2_client
 
 FEATURES = ("a", "b", "c", "d")
 SCHEMA = InputSchema(FEATURES, allow_missing=False, max_rows=100)
@@ -69,7 +74,7 @@ def test_integer_datatypes(datatype: str) -> None:
 def test_fp32_json_values_are_rounded_like_binary_ones() -> None:
     values = np.array([[0.1, 0.2, 0.3, 0.4]], dtype=np.float32)
     from_json = decode({"inputs": [tensor("x", [1, 4], values.ravel().tolist(), "FP32")]})
-    body, length = v2.encode_request({"x": values}, binary=True)
+    body, length = v2_client.encode_request({"x": values}, binary=True)
     from_binary = v2.decode_request(body, str(length), SCHEMA, CLASSIFIER_OUTPUTS)
     np.testing.assert_array_equal(from_json.X, from_binary.X)
     np.testing.assert_array_equal(from_json.X, values.astype(np.float64))
@@ -140,7 +145,7 @@ def _json_number(value: Any) -> bytes:
 
 def test_binary_nan_is_reported_on_its_cell() -> None:
     X = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, np.nan, np.inf]])
-    body, length = v2.encode_request({"x": X}, binary=True)
+    body, length = v2_client.encode_request({"x": X}, binary=True)
     with pytest.raises(InvalidRows) as caught:
         v2.decode_request(body, str(length), SCHEMA, CLASSIFIER_OUTPUTS)
     assert [(e.row, e.column) for e in caught.value.errors] == [(1, "c"), (1, "d")]
@@ -161,7 +166,7 @@ def test_too_many_rows_is_413_before_any_cell_is_read() -> None:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int32, np.uint16])
 def test_binary_round_trip(dtype: type[np.generic]) -> None:
     X = np.array([[5, 3, 1, 0], [6, 3, 5, 2]], dtype=dtype)
-    body, length = v2.encode_request({"input-0": X}, binary=True)
+    body, length = v2_client.encode_request({"input-0": X}, binary=True)
     assert length is not None
     document = orjson.loads(body[:length])
     assert document["inputs"][0]["parameters"]["binary_data_size"] == X.nbytes
@@ -406,12 +411,12 @@ def test_every_decode_error_is_a_payload_error() -> None:
 
 # --- responses -------------------------------------------------------------------------
 
-CLASSIFIED = Prediction(
+CLASSIFIED = PredictionArrays(
     predictions=np.array(["setosa", "virginica"]),
     probabilities=np.array([[0.9, 0.1, 0.0], [0.0, 0.2, 0.8]]),
     classes=["setosa", "versicolor", "virginica"],
 )
-REGRESSED = Prediction(predictions=np.array([151.5, 75.25]))
+REGRESSED = PredictionArrays(predictions=np.array([151.5, 75.25]))
 
 
 def _request(*outputs: tuple[str, bool], request_id: str | None = None) -> v2.InferRequest:
@@ -424,7 +429,7 @@ def test_classifier_response_round_trip(binary: bool) -> None:
         CLASSIFIED, REF, _request(("predict", binary), ("predict_proba", binary), request_id="r1")
     )
     assert (length is not None) is binary
-    document, arrays = v2.decode_response(body, length)
+    document, arrays = v2_client.decode_response(body, length)
     assert document["model_name"] == "iris"
     assert document["model_version"] == "1"
     assert document["id"] == "r1"
@@ -439,7 +444,7 @@ def test_classifier_response_round_trip(binary: bool) -> None:
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_regressor_response_round_trip(binary: bool) -> None:
     body, length = v2.encode_response(REGRESSED, REF, _request(("predict", binary)))
-    document, arrays = v2.decode_response(body, length)
+    document, arrays = v2_client.decode_response(body, length)
     assert document["outputs"][0]["datatype"] == "FP64"
     assert "id" not in document
     np.testing.assert_array_equal(arrays["predict"], [151.5, 75.25])
@@ -449,7 +454,7 @@ def test_only_requested_outputs_mixed_json_and_binary() -> None:
     body, length = v2.encode_response(
         CLASSIFIED, REF, _request(("predict_proba", True), ("predict", False))
     )
-    document, arrays = v2.decode_response(body, length)
+    document, arrays = v2_client.decode_response(body, length)
     assert [o["name"] for o in document["outputs"]] == ["predict_proba", "predict"]
     np.testing.assert_array_equal(arrays["predict_proba"], CLASSIFIED.probabilities)
     assert document["outputs"][1]["data"] == ["setosa", "virginica"]
@@ -461,13 +466,13 @@ def test_bytes_elements_are_length_prefixed_little_endian() -> None:
     body, length = v2.encode_response(CLASSIFIED, REF, _request(("predict", True)))
     assert length is not None
     assert body[length:] == struct.pack("<I", 6) + b"setosa" + struct.pack("<I", 9) + b"virginica"
-    assert v2.from_bytes(body[length:]) == [b"setosa", b"virginica"]
+    assert v2_client.from_bytes(body[length:]) == [b"setosa", b"virginica"]
     with pytest.raises(MalformedPayload):
-        v2.from_bytes(body[length:-1])
+        v2_client.from_bytes(body[length:-1])
 
 
 def test_range_warnings_go_in_the_response_parameters() -> None:
-    warned = Prediction(
+    warned = PredictionArrays(
         predictions=REGRESSED.predictions,
         warnings=[RangeWarning(row=1, feature="bmi", message="99 is above the largest value")],
     )
@@ -482,24 +487,24 @@ def test_range_warnings_go_in_the_response_parameters() -> None:
 def test_check_array_words_errors_like_the_json_decoder() -> None:
     body = b'{"instances": [[1, 2, NaN, 4]]}'.replace(b"NaN", b"1e400")
     with pytest.raises(InvalidRows) as from_json:
-        codecs.decode(body, request_format("application/json"), SCHEMA)
+        decode_request(body, request_format("application/json"), SCHEMA)
     with pytest.raises(InvalidRows) as from_array:
-        codecs.check_array(np.array([[1.0, 2.0, np.inf, 4.0]]), SCHEMA)
+        check_array(np.array([[1.0, 2.0, np.inf, 4.0]]), SCHEMA)
     assert from_array.value.detail == from_json.value.detail
 
 
 def test_check_array_lists_a_bounded_number_of_cells_and_counts_all() -> None:
     X = np.full((100, 4), np.nan)
     with pytest.raises(InvalidRows) as caught:
-        codecs.check_array(X, SCHEMA)
+        check_array(X, SCHEMA)
     assert len(caught.value.errors) == 50
     assert caught.value.detail.startswith("400 errors")
-    assert codecs.check_array(X, MISSING_OK) is X
+    assert check_array(X, MISSING_OK) is X
 
 
-def test_rows_to_array_is_the_json_decoders_cell_check() -> None:
-    np.testing.assert_array_equal(codecs.rows_to_array([[1, 2.5, 3, 4]], SCHEMA), [[1, 2.5, 3, 4]])
+def test_decode_json_rows_is_the_json_decoders_cell_check() -> None:
+    np.testing.assert_array_equal(decode_json_rows([[1, 2.5, 3, 4]], SCHEMA), [[1, 2.5, 3, 4]])
     with pytest.raises(InvalidRows, match="expected 4 values, got 3"):
-        codecs.rows_to_array([[1, 2, 3]], SCHEMA)
+        decode_json_rows([[1, 2, 3]], SCHEMA)
     with pytest.raises(PayloadTooLarge):
-        codecs.rows_to_array([[1, 2, 3, 4]] * 101, SCHEMA)
+        decode_json_rows([[1, 2, 3, 4]] * 101, SCHEMA)

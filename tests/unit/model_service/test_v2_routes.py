@@ -18,7 +18,7 @@ from httpx2 import Response
 from model_service import create_app
 from model_service.package import ModelPackage
 from model_service.settings import Settings
-from shared import v2
+from tests.support import v2_client
 
 ClientFactory = Callable[..., TestClient]
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -145,7 +145,7 @@ def test_infer_one_tensor_per_feature(client: TestClient) -> None:
 
 def test_infer_binary_in_and_out(client: TestClient) -> None:
     X = np.array([ROW, [6.7, 3.0, 5.2, 2.3]])
-    body, length = v2.encode_request(
+    body, length = v2_client.encode_request(
         {"input-0": X}, binary=True, outputs={"predict": True, "predict_proba": True}
     )
     response = client.post(
@@ -156,7 +156,7 @@ def test_infer_binary_in_and_out(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/octet-stream"
     header_length = int(response.headers["inference-header-content-length"])
-    _, arrays = v2.decode_response(response.content, header_length)
+    _, arrays = v2_client.decode_response(response.content, header_length)
     native = client.post("/invocations", json={"instances": X.tolist()}).json()
     assert arrays["predict"].tolist() == native["predictions"]
     np.testing.assert_array_equal(arrays["predict_proba"], native["probabilities"])
@@ -166,7 +166,7 @@ def test_binary_data_output_parameter_applies_to_every_output(client: TestClient
     response = infer(client, one_row(parameters={"binary_data_output": True}))
     assert response.headers["content-type"] == "application/octet-stream"
     length = int(response.headers["inference-header-content-length"])
-    document, arrays = v2.decode_response(response.content, length)
+    document, arrays = v2_client.decode_response(response.content, length)
     assert [o["parameters"]["binary_data_size"] for o in document["outputs"]] == [4 + 6, 3 * 8]
     assert arrays["predict"].tolist() == ["setosa"]
 
@@ -229,13 +229,13 @@ def test_rows_are_counted_in_the_request_log(
 def test_compressed_requests(
     client: TestClient, binary: bool, encoding: str, compress: Callable[[bytes], bytes]
 ) -> None:
-    body, length = v2.encode_request({"input-0": np.array([ROW])}, binary=binary)
+    body, length = v2_client.encode_request({"input-0": np.array([ROW])}, binary=binary)
     headers = {"Content-Encoding": encoding}
     if length is not None:
         headers["Inference-Header-Content-Length"] = str(length)
     response = client.post("/v2/models/iris/infer", content=compress(body), headers=headers)
     assert response.status_code == 200, response.text
-    _, arrays = v2.decode_response(response.content, None)  # outputs default to JSON
+    _, arrays = v2_client.decode_response(response.content, None)  # outputs default to JSON
     assert arrays["predict"].tolist() == ["setosa"]
 
 
@@ -435,7 +435,8 @@ def _instances(*rows: list[Any]) -> bytes:
     return orjson.dumps({"instances": list(rows)})
 
 
-# The same fault sent to both protocols: DESIGN 4.2/4.3, "the same statuses".
+# The same fault sent to both protocols: docs/open-inference-protocol.md and
+# docs/errors.md, "the same statuses".
 SAME_FAULT: list[tuple[str, bytes, bytes]] = [
     (
         "three columns",

@@ -6,7 +6,10 @@ import numpy as np
 import orjson
 import pytest
 
-from shared.codecs import InputSchema, decode, encode_csv_rows, encode_json_rows
+from shared.codecs import decode_request
+from shared.codecs.csv import encode_csv_request
+from shared.codecs.json import encode_json_request
+from shared.codecs.rows import InputSchema
 from shared.media import request_format
 from shared.problems import InvalidRows, MalformedPayload, PayloadError, PayloadTooLarge
 
@@ -19,7 +22,7 @@ CSV = "text/csv"
 
 def run(body: bytes | str, content_type: str = JSON, schema: InputSchema = SCHEMA) -> np.ndarray:
     raw = body.encode() if isinstance(body, str) else body
-    return decode(raw, request_format(content_type), schema)
+    return np.array(decode_request(raw, request_format(content_type), schema))
 
 
 @pytest.mark.parametrize(
@@ -259,7 +262,7 @@ def test_infinity_is_refused_even_when_missing_values_are_allowed() -> None:
 
 def test_body_not_in_its_charset_is_malformed() -> None:
     with pytest.raises(MalformedPayload, match="not valid utf-8"):
-        decode(b"1,2,\xff", request_format(CSV), SCHEMA)
+        decode_request(b"1,2,\xff", request_format(CSV), SCHEMA)
 
 
 def test_other_charsets_are_decoded() -> None:
@@ -287,7 +290,7 @@ def test_many_errors_are_counted_and_the_first_listed() -> None:
     "rows", [ROWS, [[0.1, 1e-300, 1.7976931348623157e308]], [[-0.0, 12345678.9, 1 / 3]]]
 )
 def test_json_rows_round_trip(rows: list[list[float]]) -> None:
-    body = encode_json_rows(rows)
+    body = encode_json_request(rows)
     assert orjson.loads(body) == {"instances": rows}
     np.testing.assert_array_equal(run(body), np.array(rows))
 
@@ -297,16 +300,16 @@ def test_json_rows_round_trip(rows: list[list[float]]) -> None:
     "rows", [ROWS, [[0.1, 1e-300, 1.7976931348623157e308]], [[-0.0, 12345678.9, 1 / 3]]]
 )
 def test_csv_rows_round_trip(rows: list[list[float]], header: bool) -> None:
-    body = encode_csv_rows(rows, SCHEMA.features if header else None)
+    body = encode_csv_request(rows, SCHEMA.features if header else None)
     content_type = "text/csv; header=present" if header else CSV
     np.testing.assert_array_equal(run(body, content_type), np.array(rows))
 
 
 def test_missing_values_round_trip_as_null_and_empty_cells() -> None:
     rows = [[1.0, math.nan, 3.0]]
-    assert orjson.loads(encode_json_rows(rows)) == {"instances": [[1.0, None, 3.0]]}
-    assert encode_csv_rows(rows) == b"1.0,,3.0\r\n"
-    assert math.isnan(run(encode_csv_rows(rows), CSV, schema=LENIENT)[0, 1])
+    assert orjson.loads(encode_json_request(rows)) == {"instances": [[1.0, None, 3.0]]}
+    assert encode_csv_request(rows) == b"1.0,,3.0\r\n"
+    assert math.isnan(run(encode_csv_request(rows), CSV, schema=LENIENT)[0, 1])
 
 
 @pytest.mark.parametrize(

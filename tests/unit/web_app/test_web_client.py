@@ -11,6 +11,8 @@ import orjson
 import pytest
 import requests
 
+from shared.codecs.csv import encode_csv_request
+from shared.codecs.json import encode_json_request
 from shared.media import Format
 from shared.problems import PROBLEM_MEDIA_TYPE
 from tests.support.web_fakes import (
@@ -24,7 +26,6 @@ from tests.support.web_fakes import (
     response,
 )
 from web_app import endpoint as c
-from web_app.contract import encode_csv_request, encode_json_request
 from web_app.endpoint import errors
 
 ROW = [5.7, 3.0, 4.2, 1.2]

@@ -69,11 +69,6 @@ print(json.dumps(sorted(m for m in sys.argv[2:] if m in sys.modules)))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared.codecs imports numpy until the codecs split lands "
-    "(and shared.predictions does too, at the top of the module)",
-)
 def test_the_web_app_loads_nothing_of_the_model_side() -> None:
     card = json.dumps(iris_card().model_dump(mode="json"))
     ran = subprocess.run(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.answers import AnswerBody, RangeWarning
 from shared.card import Feature
 from tests.support.web_fakes import diabetes_card, iris_card
 from web_app import present
-from web_app.contract import AnswerBody, RangeWarning
 
 
 @pytest.mark.parametrize(
