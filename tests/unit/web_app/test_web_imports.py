@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.web_fakes import iris_card
 
 ROOT = Path(__file__).resolve().parents[3]
