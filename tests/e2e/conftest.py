@@ -52,21 +52,25 @@ def built_images(timings: dict[str, float]) -> dict[str, str]:
     started = time.monotonic()
     bases = base_images()
     timings["base images ready (s)"] = round(time.monotonic() - started, 1)
-    env = {**os.environ, **bases}
+    # E2E_IMAGE_NAMESPACE (e.g. "mybranch/") keeps two runs on one Docker
+    # daemon from retagging each other's images; unset, the images get the
+    # names the README uses.
+    namespace = os.environ.get("E2E_IMAGE_NAMESPACE", "")
+    images = {
+        "web": f"{namespace}web-app:latest",
+        **{model: f"{namespace}model-service:{model}" for model in MODELS},
+    }
+    env = {**os.environ, **bases, "WEB_APP_IMAGE": images["web"]}
     for model in MODELS:
         started = time.monotonic()
         services = [] if model == MODELS[0] else ["model_service"]  # the web app once
         run(
             [*compose, "-f", str(COMPOSE_FILE), "build", *services],
-            env={**env, "MODEL": model, "MODEL_IMAGE": f"model-service:{model}"},
+            env={**env, "MODEL": model, "MODEL_IMAGE": images[model]},
             timeout=1200,
         )
         timings[f"build {model} (s)"] = round(time.monotonic() - started, 1)
-    return {
-        **bases,
-        "web": "web-app:latest",
-        **{model: f"model-service:{model}" for model in MODELS},
-    }
+    return {**bases, **images}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,7 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
         "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
         "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
         "MODEL_IMAGE": built_images["iris"],
+        "WEB_APP_IMAGE": built_images["web"],
         # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
         "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
         "MODEL_SERVICE_PUBLISH_PORT": str(model_port),

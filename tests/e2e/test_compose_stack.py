@@ -115,10 +115,12 @@ def test_batch_upload(stack: Stack, page: Any, shots: Path, tmp_path: Path) -> N
     page.screenshot(path=str(shots / "03-iris-batch.png"), full_page=True)
 
 
-def test_swap_model_image_while_web_app_runs(stack: Stack, page: Any, shots: Path) -> None:
+def test_swap_model_image_while_web_app_runs(
+    stack: Stack, built_images: dict[str, str], page: Any, shots: Path
+) -> None:
     web_before = stack.inspect(stack.container_id("web_app"))
     started = time.monotonic()
-    stack.compose_run("up", "-d", "model_service", MODEL_IMAGE="model-service:wine")
+    stack.compose_run("up", "-d", "model_service", MODEL_IMAGE=built_images["wine"])
 
     def shows_wine() -> bool:
         status, body = http_get(f"{stack.web_url}/", timeout=10)
