@@ -89,6 +89,11 @@ class ModelCard(_Frozen):
     metrics: dict[str, float]
     training: Training
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of model.skops.")
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Types model.skops needs beyond skops' defaults, named by whoever packaged "
+        "it; the service trusts these and nothing more.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCard:
