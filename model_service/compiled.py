@@ -6,7 +6,7 @@ standard scalers and a linear model is one affine map, so it is folded
 into a single weight matrix and evaluated with numpy. The fast path is
 used only after it has matched scikit-learn on probe rows spread over the
 training range; anything else (trees, other steps) runs through
-scikit-learn as it is.
+scikit-learn as it is, and so does every model with a categorical feature.
 """
 
 from __future__ import annotations
@@ -27,10 +27,16 @@ Kernel = Callable[[np.ndarray], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12
 
 
-def compile_estimator(estimator: Any, card: ModelCard) -> Kernel | None:
+def compile_estimator(
+    estimator: Any, card: ModelCard, prepare: Callable[[np.ndarray], Any] | None = None
+) -> Kernel | None:
     """A function computing what the service asks of this estimator
-    (`predict_proba` for a classifier, `predict` for a regressor), or None
-    when there is no verified fast path for it."""
+    (`predict_proba` for a classifier, `predict` for a regressor) from a
+    float array, or None when there is no verified fast path for it (always
+    for a model with a categorical feature). `prepare` makes the array what
+    the estimator itself takes (a DataFrame, for one fitted on a DataFrame)."""
+    if not card.is_numeric:
+        return None
     # scikit-learn is imported here, in the loading thread, not at start-up.
     from sklearn.linear_model import LogisticRegression
 
@@ -47,14 +53,15 @@ def compile_estimator(estimator: Any, card: ModelCard) -> Kernel | None:
             if weights.shape[1] == 1
             else _softmax_kernel(weights, bias)
         )
-        reference = estimator.predict_proba
+        method = estimator.predict_proba
     else:
         if not isinstance(final, _regressors()) or weights.shape[1] != 1:
             return None
         kernel = _linear_kernel(weights[:, 0], float(bias[0]))
-        reference = estimator.predict
+        method = estimator.predict
     probe = _probe_rows(card)
-    if not np.allclose(kernel(probe), reference(probe), rtol=RTOL, atol=ATOL):
+    reference = method(probe if prepare is None else prepare(probe))
+    if not np.allclose(kernel(probe), reference, rtol=RTOL, atol=ATOL):
         log.warning("fast path disagrees with scikit-learn; not used", extra={"model": card.name})
         return None
     return kernel

@@ -1,5 +1,6 @@
-"""Request rows as the float64 array the predictor takes, for every
-protocol of the model service.
+"""Request rows as the array the predictor takes, for every protocol of
+the model service: float64 when every feature is a number, else an object
+array of floats and category strings (the predictor makes it a DataFrame).
 
 `shared.codecs` defines what a valid body is and words every error; here
 its rows become an array, and two common kinds of body are read faster:
@@ -31,12 +32,12 @@ from shared.problems import MAX_LISTED_ERRORS, CellError, InvalidRows
 
 
 def decode_array(body: bytes, fmt: RequestFormat, schema: InputSchema) -> np.ndarray:
-    """Any accepted request body -> float64 array of shape (rows, features),
-    as `shared.codecs.decode_request` reads it."""
+    """Any accepted request body -> array of shape (rows, features), as
+    `shared.codecs.decode_request` reads it (`as_array`)."""
     reject_empty(body)
     if fmt.format is Format.CSV:
         text = body_text(body, fmt.charset)
-        if '"' not in text:
+        if '"' not in text and not schema.categorical:
             fast = _plain_csv(text, schema, fmt.header)
             if fast is not None:
                 return fast
@@ -46,6 +47,7 @@ def decode_array(body: bytes, fmt: RequestFormat, schema: InputSchema) -> np.nda
     # path is only taken when the body cannot hold one.
     if (
         not table.by_name
+        and not schema.categorical
         and fmt.charset in ("utf-8", "utf8")
         and b"true" not in body
         and b"false" not in body
@@ -57,8 +59,10 @@ def decode_array(body: bytes, fmt: RequestFormat, schema: InputSchema) -> np.nda
 
 
 def as_array(rows: Rows, schema: InputSchema) -> np.ndarray:
-    """Decoded rows as a float64 array of shape (rows, features)."""
-    return np.array(rows, dtype=np.float64).reshape(len(rows), schema.width)
+    """Decoded rows as an array of shape (rows, features): float64, or
+    object (floats and strings) when the model has a categorical feature."""
+    dtype = object if schema.categorical else np.float64
+    return np.array(rows, dtype=dtype).reshape(len(rows), schema.width)
 
 
 def check_array(X: np.ndarray, schema: InputSchema) -> np.ndarray:

@@ -3,7 +3,8 @@
 
 Loading never unpickles: skops rebuilds the estimator from a description
 and refuses any type that is neither trusted by skops itself nor named in
-`TRUSTED_TYPES`, so a model file cannot run code. The checksum in the card
+`TRUSTED_TYPES` or in the card's `trusted_types` (named by whoever
+packaged it), so a model file cannot run code. The checksum in the card
 must match the file, and the libraries that define the file's meaning
 must be the versions the model was saved with.
 """
@@ -73,7 +74,7 @@ def load(directory: Path) -> ModelPackage:
 
     card, data = verify(directory)
     try:
-        estimator = sio.loads(data, trusted=TRUSTED_TYPES)
+        estimator = sio.loads(data, trusted=[*TRUSTED_TYPES, *card.trusted_types])
     except UntrustedTypesFoundException as exc:
         raise PackageError(
             f"{directory / MODEL_FILE} contains types that are not trusted: {exc}"

@@ -1,5 +1,14 @@
-"""The model runtime: rows in (a float array in feature order), the
-prediction out as arrays. Knows nothing of HTTP; both protocols call it."""
+"""The model runtime: rows in (an array in feature order, as
+`model_service.inputs` decodes it), the prediction out as arrays. Knows
+nothing of HTTP; both protocols call it.
+
+Rows reach the estimator in the form it was fitted on: a float array for a
+model of numbers fitted on one (the fast path, compiled where it can be),
+a pandas DataFrame with the fitted column names and order for a model
+fitted on a DataFrame (numbers float64, categories object with NaN for a
+missing value), or the object array itself for a model with categorical
+features fitted on an array. pandas is imported only for a model that
+needs it."""
 
 from __future__ import annotations
 
@@ -11,7 +20,8 @@ import anyio.to_thread
 import numpy as np
 
 from model_service.compiled import compile_estimator
-from model_service.package import ModelPackage
+from model_service.inputs import as_array
+from model_service.package import ModelPackage, PackageError
 from shared.answers import ModelRef, Prediction, RangeWarning
 from shared.card import ModelCard
 from shared.codecs.rows import InputSchema
@@ -42,24 +52,42 @@ class Predictor:
     def __init__(self, card: ModelCard, estimator: Any, max_rows: int = 100_000) -> None:
         self.card = card
         self.estimator = estimator
-        self.schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
+        self.schema = InputSchema.from_card(card, max_rows)
         self.ref = ModelRef(name=card.name, version=card.version)
-        self._min = np.array([f.min for f in card.features])
-        self._max = np.array([f.max for f in card.features])
+        features = card.features
+        #: positions of the numeric features, which get range warnings
+        self._numeric = [i for i, f in enumerate(features) if not f.is_categorical]
+        self._min = np.array([features[i].min for i in self._numeric], dtype=np.float64)
+        self._max = np.array([features[i].max for i in self._numeric], dtype=np.float64)
+        #: categorical features whose pipeline predicts for unknown categories
+        self._open = [
+            (i, f, frozenset(f.categories or ()))
+            for i, f in enumerate(features)
+            if f.is_categorical and f.handles_unknown
+        ]
+        self._frame = _frame_builder(estimator, card)
         self._classes = np.asarray(card.target.classes) if card.target.classes else None
         method = estimator.predict_proba if self._classes is not None else estimator.predict
-        self._compute: Callable[[np.ndarray], np.ndarray] = (
-            compile_estimator(estimator, card) or method
-        )
+        compute: Callable[[np.ndarray], np.ndarray] = method
+        if self._frame is not None:
+            frame = self._frame
+
+            def compute(X: np.ndarray) -> np.ndarray:
+                return method(frame(X))
+
+        self._compute = compile_estimator(estimator, card, self._frame) or compute
 
     @classmethod
     def from_package(cls, package: ModelPackage, max_rows: int = 100_000) -> Predictor:
         return cls(package.card, package.estimator, max_rows)
 
     def predict(self, X: np.ndarray) -> PredictionArrays:
-        """Predictions for the rows of X, with warnings for values outside
-        the training range (they still predict)."""
+        """Predictions for the rows of X, with warnings for numbers outside
+        the training range and for categories not seen in training where
+        the pipeline takes them (they still predict)."""
         warnings = self.range_warnings(X)
+        if self._open:
+            warnings = self._with_category_warnings(X, warnings)
         if self._classes is None:
             values = np.asarray(self._compute(X), dtype=np.float64)
             return PredictionArrays(values, warnings=warnings)
@@ -78,6 +106,12 @@ class Predictor:
         return await anyio.to_thread.run_sync(self.predict, X)
 
     def range_warnings(self, X: np.ndarray) -> list[RangeWarning]:
+        """Warnings for numbers outside the training range (numeric features
+        only; NaN, a missing value, is never out of range)."""
+        if X.dtype != np.float64:  # categories among the numbers
+            if not self._numeric:
+                return []
+            X = X[:, self._numeric].astype(np.float64)
         below = self._min > X
         above = self._max < X
         if not (below.any() or above.any()):
@@ -87,20 +121,87 @@ class Predictor:
         for row, column in zip(
             rows[:MAX_WARNINGS].tolist(), columns[:MAX_WARNINGS].tolist(), strict=True
         ):
-            feature = self.card.features[column]
+            name = self.card.features[self._numeric[column]].name
+            low, high = float(self._min[column]), float(self._max[column])
             value = float(X[row, column])
-            side = "below the smallest" if value < feature.min else "above the largest"
+            side = "below the smallest" if value < low else "above the largest"
             warnings.append(
                 RangeWarning(
                     row=row,
-                    feature=feature.name,
-                    message=f"{value:g} is {side} value seen in training ({feature.min:g} to {feature.max:g}); "
+                    feature=name,
+                    message=f"{value:g} is {side} value seen in training ({low:g} to {high:g}); "
                     "the prediction is an extrapolation",
                 )
             )
         return warnings
 
+    def category_warnings(self, X: np.ndarray) -> list[RangeWarning]:
+        """Warnings for categories not seen in training, for the features
+        whose pipeline takes them (the decoders refuse them for the others)."""
+        warnings = []
+        for i, feature, known in self._open:
+            for row, value in enumerate(X[:, i].tolist()):
+                if isinstance(value, str) and value not in known:
+                    warnings.append(
+                        RangeWarning(
+                            row=row,
+                            feature=feature.name,
+                            message=f"{value!r} is not a category seen in training "
+                            f"({', '.join(feature.categories or ())}); the model predicts as it "
+                            "does for any unknown category",
+                        )
+                    )
+                    if len(warnings) >= MAX_WARNINGS:
+                        return warnings
+        return warnings
+
+    def _with_category_warnings(
+        self, X: np.ndarray, warnings: list[RangeWarning]
+    ) -> list[RangeWarning]:
+        categories = self.category_warnings(X)
+        if not categories:
+            return warnings
+        merged = sorted(warnings + categories, key=lambda w: w.row)  # stable: columns in order
+        return merged[:MAX_WARNINGS]
+
     def warm_up(self) -> PredictionArrays:
         """Predict the card's example row: proves the model answers before
         the service says it is ready, and pays first-call costs up front."""
-        return self.predict(np.array([self.card.example_row()], dtype=np.float64))
+        return self.predict(as_array([self.card.example_row()], self.schema))
+
+
+def _frame_builder(estimator: Any, card: ModelCard) -> Callable[[np.ndarray], Any] | None:
+    """For an estimator fitted on a DataFrame (it has `feature_names_in_`
+    with string names), a function making rows in card order into a
+    DataFrame with the fitted names and order; None for one fitted on an
+    array, which gets the array."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or not all(isinstance(n, str) for n in names):
+        return None
+    names = [str(n) for n in names]
+    if sorted(names) != sorted(card.feature_names):
+        raise PackageError(
+            f"the estimator was fitted on columns {names}, the card lists {card.feature_names}"
+        )
+    import pandas as pd  # only for a model that was fitted on a DataFrame
+
+    position = {name: i for i, name in enumerate(card.feature_names)}
+    columns = [
+        (name, position[name], not card.features[position[name]].is_categorical) for name in names
+    ]
+
+    def frame(X: np.ndarray) -> Any:
+        if X.dtype == np.float64:
+            return pd.DataFrame({name: X[:, i] for name, i, _ in columns}, copy=False)
+        # object, not the str dtype pandas 3 would infer: NaN stays a missing value
+        return pd.DataFrame(
+            {
+                name: X[:, i].astype(np.float64)
+                if is_number
+                else pd.Series(X[:, i], dtype=object, copy=False)
+                for name, i, is_number in columns
+            },
+            copy=False,
+        )
+
+    return frame

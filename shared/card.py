@@ -18,15 +18,47 @@ class _Frozen(BaseModel):
 
 
 class Feature(_Frozen):
-    """One input column, in the model's order."""
+    """One input column, in the model's order: a number (`number`,
+    `integer`) with its training range, or a `categorical` string with the
+    categories seen in training."""
 
     name: str = Field(min_length=1)
-    type: Literal["number", "integer"] = "number"
+    type: Literal["number", "integer", "categorical"] = "number"
     description: str = ""
     unit: str | None = None
-    min: float = Field(description="Smallest value seen in training.")
-    max: float = Field(description="Largest value seen in training.")
-    example: float = Field(description="A typical value, from a real training row.")
+    min: float | None = Field(default=None, description="Smallest value seen in training.")
+    max: float | None = Field(default=None, description="Largest value seen in training.")
+    categories: list[str] | None = Field(
+        default=None, description="A categorical feature's values seen in training."
+    )
+    handles_unknown: bool = Field(
+        default=False,
+        description="A categorical feature whose pipeline predicts for a category not seen "
+        "in training (with a warning); otherwise such a value is refused.",
+    )
+    example: float | str = Field(description="A typical value, from a real training row.")
+
+    @model_validator(mode="after")
+    def _typed(self) -> Feature:
+        if self.is_categorical:
+            if not self.categories or len(set(self.categories)) != len(self.categories):
+                raise ValueError(f"{self.name}: a categorical feature lists its unique categories")
+            if self.min is not None or self.max is not None:
+                raise ValueError(f"{self.name}: a categorical feature has no min or max")
+            if not isinstance(self.example, str):
+                raise ValueError(f"{self.name}: a categorical feature's example is a string")
+        else:
+            if self.min is None or self.max is None:
+                raise ValueError(f"{self.name}: a numeric feature has a training min and max")
+            if self.categories is not None or self.handles_unknown:
+                raise ValueError(f"{self.name}: a numeric feature has no categories")
+            if isinstance(self.example, str):
+                raise ValueError(f"{self.name}: a numeric feature's example is a number")
+        return self
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.type == "categorical"
 
 
 class Target(_Frozen):
@@ -57,6 +89,11 @@ class ModelCard(_Frozen):
     metrics: dict[str, float]
     training: Training
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of model.skops.")
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Types model.skops needs beyond skops' defaults, named by whoever packaged "
+        "it; the service trusts these and nothing more.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCard:
@@ -77,5 +114,10 @@ class ModelCard(_Frozen):
     def is_classifier(self) -> bool:
         return self.task == "classification"
 
-    def example_row(self) -> list[float]:
+    @property
+    def is_numeric(self) -> bool:
+        """Every feature is a number: rows can travel as one float array."""
+        return not any(f.is_categorical for f in self.features)
+
+    def example_row(self) -> list[float | str]:
         return [f.example for f in self.features]

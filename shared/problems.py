@@ -142,8 +142,8 @@ class InvalidRows(PayloadError):
     slug = "invalid-rows"
     title = "The rows are not valid input for this model"
     description = (
-        "The rows are wrong: count, width, names, non-numbers, NaN/inf or out-of-range "
-        "numbers; `errors` names each row and column at fault."
+        "The rows are wrong: count, width, names, non-numbers, unknown categories, NaN/inf "
+        "or out-of-range numbers; `errors` names each row and column at fault."
     )
 
     @classmethod

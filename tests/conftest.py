@@ -44,6 +44,22 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> ModelDirs:
 
 
 @pytest.fixture(scope="session")
+def penguins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package with categorical features (tests/support/penguins.py)."""
+    from tests.support.penguins import build_penguins
+
+    return build_penguins(tmp_path_factory.mktemp("penguins"))
+
+
+@pytest.fixture(scope="session")
+def penguins_open_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, with a pipeline that handles unknown categories."""
+    from tests.support.penguins import build_penguins
+
+    return build_penguins(tmp_path_factory.mktemp("penguins-open"), handle_unknown=True)
+
+
+@pytest.fixture(scope="session")
 def untrusted_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A package whose checksum and versions are right but whose pipeline
     calls os.system: skops must refuse to rebuild it, running nothing."""

@@ -74,7 +74,10 @@ class ModelMetadata(_Schema):
 class RequestInput(_Schema):
     name: str = Field(description="A feature name, or any name for a single [N, F] tensor.")
     shape: list[int]
-    datatype: str = Field(description="FP64, FP32, FP16, INT8..INT64 or UINT8..UINT64.")
+    datatype: str = Field(
+        description="FP64, FP32, FP16, INT8..INT64 or UINT8..UINT64; BYTES (strings) for a "
+        "categorical feature."
+    )
     parameters: Parameters | None = Field(
         default=None,
         description="binary_data_size: the input's bytes follow the JSON header (binary extension).",
@@ -134,7 +137,8 @@ _ON_V2: dict[type[ProblemError], str] = {
     InvalidRows: "The tensors are well formed but are not valid rows for the model, as on "
     "/invocations: no rows, the wrong number of columns, an unknown, missing or duplicate "
     "feature input, per-feature inputs of different lengths, a non-number, NaN/inf where the "
-    "model needs every value, a number out of range for its datatype.",
+    "model needs every value, a number out of range for its datatype, a category not seen "
+    "in training, a single [N, F] input for a model with categorical features.",
     InternalError: "A bug; the body is generic and the log has the details.",
 }
 

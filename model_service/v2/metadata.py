@@ -51,18 +51,33 @@ def server_metadata(name: str, version: str) -> dict[str, Any]:
 
 
 def model_metadata(card: ModelCard) -> dict[str, Any]:
-    """The model metadata response, derived from the card: one FP64 input per
-    feature, named after it (a single `[N, F]` tensor in this order is
-    accepted as well), and the outputs `output_names` gives."""
+    """The model metadata response, derived from the card: one input per
+    feature, named after it, with its own datatype (FP64 for a number,
+    BYTES for a categorical feature's strings, its categories listed); for
+    a model of numbers only, a single `[N, F]` tensor in this order is
+    accepted as well. The outputs are those `output_names` gives."""
     inputs = []
     for feature in card.features:
-        parameters: dict[str, Any] = {"min": feature.min, "max": feature.max}
+        parameters: dict[str, Any]
+        if feature.is_categorical:
+            # parameter values are scalars in the protocol, so the list is a JSON string
+            parameters = {
+                "categories": orjson.dumps(feature.categories).decode(),
+                "handles_unknown": feature.handles_unknown,
+            }
+        else:
+            parameters = {"min": feature.min, "max": feature.max}
         if feature.description:
             parameters["description"] = feature.description
         if feature.unit:
             parameters["unit"] = feature.unit
         inputs.append(
-            {"name": feature.name, "datatype": "FP64", "shape": [-1], "parameters": parameters}
+            {
+                "name": feature.name,
+                "datatype": "BYTES" if feature.is_categorical else "FP64",
+                "shape": [-1],
+                "parameters": parameters,
+            }
         )
     outputs: list[dict[str, Any]] = []
     if card.is_classifier:
@@ -89,6 +104,9 @@ def model_metadata(card: ModelCard) -> dict[str, Any]:
             "task": card.task,
             "target": card.target.name,
             "inputs": f"one FP64/FP32/INT tensor of shape [N, {len(card.features)}] "
-            "in the order of `inputs`, or one tensor per feature named after it",
+            "in the order of `inputs`, or one tensor per feature named after it"
+            if card.is_numeric
+            else "one tensor per feature named after it, of shape [N]: BYTES (UTF-8 strings) "
+            "for a categorical feature, FP64/FP32/INT for a number",
         },
     }

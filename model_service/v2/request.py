@@ -5,6 +5,7 @@ requested outputs; the inputs become rows in `model_service.v2.tensors`."""
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ def decode_request(
     if not isinstance(binary_default, bool):
         raise MalformedPayload("parameters.binary_data_output must be true or false.")
     requested = _requested_outputs(document.get("outputs"), outputs, binary_default)
-    tensors = _read_inputs(document.get("inputs"), binary)
+    tensors = _read_inputs(document.get("inputs"), binary, schema)
     X = tensor_rows(tensors, schema)
     return InferRequest(X, requested, request_id, parameters)
 
@@ -140,7 +141,7 @@ def _requested_outputs(
     return tuple(requested)
 
 
-def _read_inputs(value: Any, binary: memoryview) -> list[Tensor]:
+def _read_inputs(value: Any, binary: memoryview, schema: InputSchema) -> list[Tensor]:
     if value is None:
         raise MalformedPayload("The request has no `inputs`.")
     if not isinstance(value, list) or not value:
@@ -153,7 +154,7 @@ def _read_inputs(value: Any, binary: memoryview) -> list[Tensor]:
         name = item.get("name")
         if not isinstance(name, str):
             raise MalformedPayload(f"inputs[{i}] has no `name` string.")
-        datatype = _datatype(item.get("datatype"), name)
+        datatype = _datatype(item.get("datatype"), name, schema)
         shape = _shape(item.get("shape"), name)
         count = math.prod(shape)
         parameters = _parameters(item.get("parameters"), f"input {name!r}")
@@ -166,7 +167,11 @@ def _read_inputs(value: Any, binary: memoryview) -> list[Tensor]:
                 raise MalformedPayload(
                     f"binary_data_size of input {name!r} must be a number of bytes."
                 )
-            values = _binary_values(binary, offset, size, name, datatype, shape, count)
+            values = (
+                _binary_strings(binary, offset, size, name, count)
+                if datatype == "BYTES"
+                else _binary_values(binary, offset, size, name, datatype, shape, count)
+            )
             offset += size
         elif "data" in item:
             values = _json_values(item["data"], name, shape, count)
@@ -183,15 +188,30 @@ def _read_inputs(value: Any, binary: memoryview) -> list[Tensor]:
     return tensors
 
 
-def _datatype(value: Any, name: str) -> str:
+def _datatype(value: Any, name: str, schema: InputSchema) -> str:
+    """The input's datatype: a numeric one, or BYTES for a tensor named
+    after a categorical feature (whose inputs must be BYTES)."""
     if value is None:
         raise MalformedPayload(f"Input {name!r} has no `datatype`.")
+    categorical = name in schema.categorical
+    if categorical and value != "BYTES":
+        raise MalformedPayload(
+            f"Input {name!r} has datatype {value!r}, but feature {name!r} is categorical; "
+            "send its categories as BYTES (strings)."
+        )
+    if value == "BYTES" and categorical:
+        return "BYTES"
     if value not in NUMERIC_DATATYPES:
         known = value in _KNOWN_DATATYPES
+        bytes_for = (
+            f"; BYTES only for the categorical features ({', '.join(schema.categorical)})"
+            if schema.categorical
+            else ""
+        )
         raise MalformedPayload(
             f"Input {name!r} has datatype {value!r}"
             + (", which this model does not take" if known else ", which is not a V2 datatype")
-            + f"; send numbers as one of {', '.join(NUMERIC_DATATYPES)}."
+            + f"; send numbers as one of {', '.join(NUMERIC_DATATYPES)}{bytes_for}."
         )
     return str(value)
 
@@ -232,6 +252,43 @@ def _binary_values(
             f"but there are only {len(binary)}."
         )
     return np.frombuffer(binary[offset : offset + size], dtype=dtype)
+
+
+def _binary_strings(binary: memoryview, offset: int, size: int, name: str, count: int) -> list[str]:
+    """A BYTES tensor's binary data: each element a 4-byte little-endian
+    length, then that many bytes (UTF-8 text here: a category)."""
+    if offset + size > len(binary):
+        raise MalformedPayload(
+            f"Input {name!r} needs bytes {offset} to {offset + size} of the binary data, "
+            f"but there are only {len(binary)}."
+        )
+    data = binary[offset : offset + size]
+    values: list[str] = []
+    at = 0
+    while at < size:
+        if at + 4 > size:
+            raise MalformedPayload(
+                f"The BYTES data of input {name!r} ends inside the length of element {len(values)}."
+            )
+        (length,) = struct.unpack_from("<I", data, at)
+        at += 4
+        if at + length > size:
+            raise MalformedPayload(
+                f"Element {len(values)} of input {name!r} is {length} bytes long, but its "
+                f"BYTES data ends {at + length - size} bytes before it does."
+            )
+        try:
+            values.append(str(data[at : at + length], "utf-8"))
+        except UnicodeDecodeError:
+            raise MalformedPayload(
+                f"Element {len(values)} of input {name!r} is not UTF-8 text; a category is a string."
+            ) from None
+        at += length
+    if len(values) != count:
+        raise MalformedPayload(
+            f"Input {name!r} has {count} elements by its shape, but its BYTES data holds {len(values)}."
+        )
+    return values
 
 
 def _json_values(data: Any, name: str, shape: tuple[int, ...], count: int) -> list[Any]:

@@ -1,6 +1,8 @@
-"""Tensors -> rows: the inputs of an inference request as one float64 array
-(rows, features) in the model's feature order, checked exactly as the
-native routes check their rows (`shared.codecs`): the same limits, the
+"""Tensors -> rows: the inputs of an inference request as one array (rows,
+features) in the model's feature order, as `model_service.inputs` gives
+the native routes (float64, or object where the model has categorical
+features, whose inputs are BYTES tensors of strings), checked exactly as
+the native routes check their rows (`shared.codecs`): the same limits, the
 same cell checks, the same words for the same fault."""
 
 from __future__ import annotations
@@ -25,17 +27,25 @@ class Tensor:
     name: str
     datatype: str
     shape: tuple[int, ...]
-    #: binary data as an array of the datatype, or JSON data as a flat list
+    #: binary data as an array of the datatype (BYTES: a list of strings),
+    #: or JSON data as a flat list
     values: np.ndarray | list[Any]
 
 
 def tensor_rows(tensors: list[Tensor], schema: InputSchema) -> np.ndarray:
-    """The tensors as one float64 array (rows, features) in feature order,
-    checked by the shared codecs exactly as the native routes check rows."""
+    """The tensors as one array (rows, features) in feature order, checked
+    by the shared codecs exactly as the native routes check rows."""
     features = schema.features
     single = tensors[0]
     whole = len(single.shape) == 2 and single.shape[1] == schema.width
     if len(tensors) == 1 and (single.name not in features or whole):
+        if schema.categorical:
+            raise InvalidRows(
+                f"Input {single.name!r} holds every feature, but a single [N, F] input is for "
+                f"models whose features are all numbers; this model's categorical features "
+                f"({', '.join(schema.categorical)}) are BYTES. Send one input per feature, "
+                f"named {', '.join(features)}, each of shape [N]."
+            )
         if not whole:
             given = f" ({single.shape[1]} columns)" if len(single.shape) == 2 else ""
             raise InvalidRows(
@@ -52,6 +62,8 @@ def tensor_rows(tensors: list[Tensor], schema: InputSchema) -> np.ndarray:
     if n == 0:
         raise InvalidRows("There are no rows to predict.")
     check_row_count(n, schema)
+    if schema.categorical:
+        return _mixed_rows(tensors_in_order, schema)
     arrays = []
     for tensor in tensors_in_order:
         array = _as_float(tensor, columns_of[tensor.name])
@@ -63,6 +75,21 @@ def tensor_rows(tensors: list[Tensor], schema: InputSchema) -> np.ndarray:
         arrays.append(array)
     X = arrays[0].reshape(n, schema.width) if len(arrays) == 1 else np.column_stack(arrays)
     return check_array(X, schema)
+
+
+def _mixed_rows(tensors: list[Tensor], schema: InputSchema) -> np.ndarray:
+    """Per-feature tensors of numbers and of categories as rows of cells,
+    checked by the shared JSON cell checks (categories against training's)."""
+    columns: list[list[Any]] = []
+    for tensor in tensors:
+        if tensor.datatype == "BYTES":
+            columns.append(list(tensor.values))
+            continue
+        array = _as_float(tensor, (tensor.name,))
+        values = tensor.values if array is None else array
+        columns.append(values.tolist() if isinstance(values, np.ndarray) else values)
+    rows = decode_json_rows([list(row) for row in zip(*columns, strict=True)], schema)
+    return as_array(rows, schema)
 
 
 def _by_feature(tensors: list[Tensor], schema: InputSchema) -> list[Tensor]:
@@ -111,7 +138,12 @@ def _feature_errors(errors: list[CellError], schema: InputSchema) -> InvalidRows
     detail = (
         f"Inputs per feature: {'; '.join(e.message for e in listed)}{more}. Send one input "
         f"per feature, named {', '.join(schema.features)}, each of shape [N] or [N, 1] with "
-        f"the same N; or a single input of shape [N, {schema.width}]."
+        f"the same N"
+        + (
+            f"; categorical features ({', '.join(schema.categorical)}) as BYTES."
+            if schema.categorical
+            else f"; or a single input of shape [N, {schema.width}]."
+        )
     )
     return InvalidRows(detail, listed)
 

@@ -36,8 +36,9 @@ def make_client(packages: dict[str, ModelPackage]) -> Iterator[ClientFactory]:
     """A TestClient on a fresh app serving the named model, lifespan run."""
     clients: list[TestClient] = []
 
-    def make(name: str = "iris", **settings: Any) -> TestClient:
-        app = create_app(Settings(**settings), model=packages[name])
+    def make(name: str | ModelPackage = "iris", **settings: Any) -> TestClient:
+        model = packages[name] if isinstance(name, str) else name
+        app = create_app(Settings(**settings), model=model)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
@@ -46,6 +47,18 @@ def make_client(packages: dict[str, ModelPackage]) -> Iterator[ClientFactory]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def penguins(penguins_dir: Path) -> ModelPackage:
+    """A pipeline fitted on a DataFrame with categorical features."""
+    return package.load(penguins_dir)
+
+
+@pytest.fixture(scope="session")
+def penguins_open(penguins_open_dir: Path) -> ModelPackage:
+    """The same, its pipeline handling unknown categories."""
+    return package.load(penguins_open_dir)
 
 
 @pytest.fixture
