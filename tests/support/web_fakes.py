@@ -7,9 +7,12 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -321,6 +324,53 @@ def _unseen(feature: Feature, value: float | str) -> str | None:
     if feature.min <= value <= feature.max:
         return None
     return f"{value} is outside the training range"
+
+
+@contextmanager
+def serve(endpoint: FakeEndpoint) -> Iterator[str]:
+    """`endpoint` on a real socket on 127.0.0.1, for a web app process or a
+    browser test where no model service can serve its card; yields the base
+    URL. A thread answers each request through the same function the
+    transport adapter calls, so both fakes say the same."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._answer(b"")
+
+        def do_POST(self) -> None:
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _answer(self, body: bytes) -> None:
+            url = f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}"
+            prepared = requests.Request(
+                self.command, url, headers=dict(self.headers.items()), data=body or None
+            ).prepare()
+            outcome = endpoint(prepared)
+            if isinstance(outcome, Exception):  # no fault injection over a socket
+                raise outcome
+            content = outcome.content or b""
+            self.send_response(outcome.status_code, outcome.reason)
+            for name, value in outcome.headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the test's output stays readable
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def csrf_token(client: FlaskClient, path: str = "/") -> str:
