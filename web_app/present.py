@@ -28,10 +28,15 @@ def label(name: str) -> str:
 
 def field_label(feature: Feature) -> str:
     """The form's label: `petal_length` -> `Petal length`; a short name the
-    description does not spell out is an abbreviation (`bmi` -> `BMI`)."""
+    description does not spell out is an abbreviation (`bmi` -> `BMI`); a
+    unit the name ends with is said once, after the label (`bill_length_mm`
+    in mm -> `Bill length`)."""
     if len(feature.name) <= 3 and not feature.description.lower().startswith(feature.name.lower()):
         return feature.name.upper()
-    return label(feature.name)
+    name = feature.name
+    if feature.unit and name.lower().endswith("_" + feature.unit.lower()):
+        name = name[: -len(feature.unit) - 1]
+    return label(name)
 
 
 def with_unit(value: float, unit: str | None) -> str:
