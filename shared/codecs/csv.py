@@ -1,7 +1,11 @@
 """CSV request bodies (RFC 4180): rows decoded, checked cell by cell, and
 rows encoded for clients. One parser, the standard library's `csv.reader`,
 decides what a row and a cell are; the model service may read plainly
-valid bodies faster, but only ever to the same rows."""
+valid bodies faster, but only ever to the same rows.
+
+Every cell is text: a number's is parsed, a categorical feature's (stripped,
+quoted where it holds a comma) is its category, so `1` is the category "1".
+An empty cell is a missing value for either kind."""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ import math
 from collections.abc import Iterable, Sequence
 
 from shared.codecs.rows import (
+    Cell,
     Column,
     InputSchema,
     Rows,
+    check_category,
     check_number,
     check_row_count,
     column_order,
@@ -67,7 +73,7 @@ def decode_csv_request(text: str, schema: InputSchema, header: bool | None = Non
 
 def _cell(
     cell: str, row: int, column: Column, schema: InputSchema, errors: list[CellError]
-) -> float:
+) -> Cell:
     text = cell.strip()
     if not text:
         if schema.allow_missing:
@@ -76,6 +82,10 @@ def _cell(
             CellError(row=row, column=column, message="empty cell; this model needs every value")
         )
         return math.nan
+    if schema.categorical and isinstance(column, str):
+        feature = schema.categorical.get(column)
+        if feature is not None:
+            return check_category(text, row, column, feature, errors)
     try:
         if "_" in text:  # Python's float() takes "1_000"; CSV readers elsewhere do not
             raise ValueError(text)
@@ -87,19 +97,23 @@ def _cell(
 
 
 def encode_csv_request(
-    rows: Iterable[Sequence[float | None]], features: Sequence[str] | None = None
+    rows: Iterable[Sequence[float | str | None]], features: Sequence[str] | None = None
 ) -> bytes:
     """Rows as RFC 4180 CSV, with a header line when `features` is given
     (send it as `text/csv; header=present`). Missing values (None or NaN)
-    are empty cells."""
+    are empty cells; a category is written as it is (quoted where needed)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if features is not None:
         writer.writerow(features)
     for row in rows:
-        writer.writerow(["" if v is None or _is_nan(v) else repr(float(v)) for v in row])
+        writer.writerow([_text(v) for v in row])
     return buffer.getvalue().encode()
 
 
-def _is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _text(value: float | str | None) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or math.isnan(value):
+        return ""
+    return repr(float(value))

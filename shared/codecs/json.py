@@ -24,10 +24,13 @@ from typing import Any
 import orjson
 
 from shared.codecs.rows import (
+    Categorical,
+    Cell,
     Column,
     InputSchema,
     Rows,
     body_text,
+    check_category,
     check_number,
     check_row_count,
     column_order,
@@ -75,7 +78,7 @@ class JsonTable:
             raise InvalidRows.from_errors(errors)
         return out
 
-    def _row(self, row: Any, index: int, errors: list[CellError]) -> list[float]:
+    def _row(self, row: Any, index: int, errors: list[CellError]) -> list[Cell]:
         schema = self.schema
         if self.by_name:
             if not isinstance(row, Mapping):
@@ -91,7 +94,7 @@ class JsonTable:
             errors.append(
                 CellError(
                     row=index,
-                    message=f"expected a list of {schema.width} numbers, got {kind_of(row)}",
+                    message=f"expected a list of {schema.width} {'numbers' if schema.is_numeric else 'values'}, got {kind_of(row)}",
                 )
             )
             return [math.nan] * schema.width
@@ -232,7 +235,7 @@ def _columnar(value: dict[str, list[Any]]) -> tuple[list[str], list[list[Any]]]:
 
 def _named_row(
     row: Mapping[str, Any], index: int, schema: InputSchema, errors: list[CellError]
-) -> list[float]:
+) -> list[Cell]:
     unknown = [k for k in row if k not in schema.features]
     for name in unknown:
         errors.append(
@@ -242,7 +245,7 @@ def _named_row(
                 message=f"unknown feature {name!r}; expected: {', '.join(schema.features)}",
             )
         )
-    values = []
+    values: list[Cell] = []
     for name in schema.features:
         if name not in row:
             errors.append(CellError(row=index, column=name, message=f"missing feature {name!r}"))
@@ -254,7 +257,11 @@ def _named_row(
 
 def _cell(
     value: Any, row: int, column: Column, schema: InputSchema, errors: list[CellError]
-) -> float:
+) -> Cell:
+    if schema.categorical and isinstance(column, str):
+        feature = schema.categorical.get(column)
+        if feature is not None:
+            return _category(value, row, column, feature, schema, errors)
     kind = type(value)
     if kind is float or kind is int:
         try:
@@ -295,6 +302,37 @@ def _cell(
         errors.append(
             CellError(row=row, column=column, message=f"not a number: {json.dumps(value)[:40]}")
         )
+    return math.nan
+
+
+def _category(
+    value: Any,
+    row: int,
+    column: Column,
+    feature: Categorical,
+    schema: InputSchema,
+    errors: list[CellError],
+) -> Cell:
+    """A categorical feature's cell: a string, or null where values may be
+    missing. A number is refused rather than read as its text: in JSON a
+    category is a string, and 1 may not mean "1" (nor 1.0 mean "1")."""
+    kind = type(value)
+    if kind is str:
+        return check_category(value, row, column, feature, errors)
+    if value is None:
+        if schema.allow_missing:
+            return math.nan
+        message = "null; this model needs every value"
+    elif kind is list or kind is dict:
+        message = f"expected a category (a string), got {kind_of(value)} (rows nested too deep?)"
+    else:
+        text = json.dumps(value)[:40]
+        message = f"expected a category (a string), got {kind_of(value)}: {text}"
+        if text in feature.known:
+            message += f'; send it as a string: "{text}"'
+        else:
+            message += f"; expected one of: {feature.listed()}"
+    errors.append(CellError(row=row, column=column, message=message))
     return math.nan
 
 
@@ -339,12 +377,15 @@ def _is_scalar(value: Any) -> bool:
     return not isinstance(value, (list, dict))
 
 
-def encode_json_request(rows: Iterable[Sequence[float | None]], key: str = "instances") -> bytes:
-    """Rows in feature order as `{"instances": [[...], ...]}` (NaN as null)."""
+def encode_json_request(
+    rows: Iterable[Sequence[float | str | None]], key: str = "instances"
+) -> bytes:
+    """Rows in feature order as `{"instances": [[...], ...]}` (NaN as null,
+    a category as its string)."""
     return orjson.dumps({key: [[_json_value(v) for v in row] for row in rows]})
 
 
-def _json_value(value: float | None) -> float | None:
+def _json_value(value: float | str | None) -> float | str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value

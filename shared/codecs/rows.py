@@ -6,30 +6,86 @@ values and word the same fault the same way."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from shared.card import ModelCard
 from shared.problems import CellError, InvalidRows, MalformedPayload, PayloadTooLarge
 
-#: Decoded rows: one list of floats per row, in the model's feature order,
-#: NaN for a missing value.
-Rows = list[list[float]]
+#: One decoded cell: a number (a float, NaN for a missing value) or, for a
+#: categorical feature, its category as a string.
+Cell = float | str
+#: Decoded rows: one list of cells per row, in the model's feature order.
+#: A model whose features are all numbers gets floats only.
+Rows = list[list[Cell]]
 #: Where a cell error points: the feature name where known, else the index.
 Column = str | int
+
+#: How many categories an error message lists before it counts the rest.
+MAX_LISTED_CATEGORIES = 20
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """What the decoders know of a categorical feature: the categories seen
+    in training, and whether its pipeline takes others (it predicts for them,
+    with a warning from the model service) or they are refused."""
+
+    categories: tuple[str, ...]
+    handles_unknown: bool = False
+    #: the same categories, for membership tests
+    known: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", frozenset(self.categories))
+
+    def listed(self) -> str:
+        """The categories for a message: "Biscoe, Dream, Torgersen"."""
+        shown = ", ".join(self.categories[:MAX_LISTED_CATEGORIES])
+        more = len(self.categories) - MAX_LISTED_CATEGORIES
+        return f"{shown} and {more} more" if more > 0 else shown
+
+
+_NO_CATEGORICALS: Mapping[str, Categorical] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class InputSchema:
     """What the decoder needs to know of the model: feature names in order,
-    whether NaN means 'missing', and how many rows one request may carry."""
+    whether NaN means 'missing', how many rows one request may carry, and
+    which features are categorical (by name; every other one is a number).
+    `from_card` builds it from a model card."""
 
     features: tuple[str, ...]
     allow_missing: bool = False
     max_rows: int = 100_000
+    #: the categorical features by name; every other feature is a number
+    categorical: Mapping[str, Categorical] = field(default_factory=lambda: _NO_CATEGORICALS)
+
+    @classmethod
+    def from_card(cls, card: ModelCard, max_rows: int = 100_000) -> InputSchema:
+        categorical = {
+            f.name: Categorical(tuple(f.categories or ()), f.handles_unknown)
+            for f in card.features
+            if f.is_categorical
+        }
+        return cls(
+            tuple(card.feature_names),
+            card.allow_missing,
+            max_rows,
+            MappingProxyType(categorical) if categorical else _NO_CATEGORICALS,
+        )
 
     @property
     def width(self) -> int:
         return len(self.features)
+
+    @property
+    def is_numeric(self) -> bool:
+        """Every feature is a number: rows are floats only."""
+        return not self.categorical
 
 
 def reject_empty(body: bytes) -> None:
@@ -74,6 +130,23 @@ def check_number(
             CellError(row=row, column=column, message="number out of float range (infinite)")
         )
     return value
+
+
+def check_category(
+    text: str, row: int, column: Column, feature: Categorical, errors: list[CellError]
+) -> str:
+    """A categorical cell's text, unchanged; a category not seen in training
+    is recorded in `errors`, naming the categories that are, unless the
+    feature's pipeline handles unknown categories."""
+    if text not in feature.known and not feature.handles_unknown:
+        errors.append(
+            CellError(
+                row=row,
+                column=column,
+                message=f"unknown category {text!r}; expected one of: {feature.listed()}",
+            )
+        )
+    return text
 
 
 def column_order(header: list[str], schema: InputSchema) -> list[int]:
