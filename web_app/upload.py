@@ -61,7 +61,7 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
     lines = [line for line, _ in records[1:]] if header else [line for line, _ in records]
     if header and not lines:
         raise UploadError("The file has a header line but no rows of numbers under it.")
-    schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
+    schema = InputSchema.from_card(card, max_rows)
     try:
         # The decoder marks a missing value NaN; the pages show it as None.
         rows = [

@@ -309,7 +309,7 @@ class FakeEndpoint:
 
 def input_schema(card: ModelCard) -> InputSchema:
     """What the model service would check a request against."""
-    return InputSchema(tuple(card.feature_names), card.allow_missing)
+    return InputSchema.from_card(card)
 
 
 def _unseen(feature: Feature, value: float | str) -> str | None:
