@@ -56,11 +56,11 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
         ) from None
     records = _records(text)
     if not records:
-        raise UploadError("The file is empty: it needs at least one row of numbers.", status=400)
+        raise UploadError("The file is empty: it needs at least one row of values.", status=400)
     header = _looks_like_header(records[0][1], card)
     lines = [line for line, _ in records[1:]] if header else [line for line, _ in records]
     if header and not lines:
-        raise UploadError("The file has a header line but no rows of numbers under it.")
+        raise UploadError("The file has a header line but no rows of values under it.")
     schema = InputSchema.from_card(card, max_rows)
     try:
         # The decoder marks a missing value NaN; the pages show it as None.

@@ -275,6 +275,12 @@ def test_a_batch_with_categories_shows_and_downloads_the_strings(
     assert rows[2][:7] == ["Dream", "46.5", "17.9", "192.0", "3500.0", "", "Chinstrap"]
 
 
+def test_the_batch_form_lists_each_categorical_columns_categories(client: FlaskClient) -> None:
+    text = page(client, "/batch")
+    assert "<li><code>island</code>: one of Biscoe, Dream, Torgersen</li>" in text
+    assert "<li><code>bill_length_mm</code> (mm)</li>" in text
+
+
 def test_a_headerless_batch_starting_with_a_category_is_data(client: FlaskClient) -> None:
     status, text = send(client, "Biscoe,45.2,14.8,215,5000,female\nDream,46.5,17.9,192,3500,\n")
     assert status == 200, text
