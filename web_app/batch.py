@@ -245,7 +245,7 @@ def _results(
         if body.probabilities is not None and body.classes and str(prediction) in body.classes:
             confidence = present.percent(body.probabilities[i][body.classes.index(str(prediction))])
         shown = str(prediction) if card.is_classifier else present.number(float(prediction))
-        cells = ["missing" if v is None else present.number(v) for v in row]
+        cells = [present.cell(v) for v in row]
         table.append(TableRow(rows.line_of(i), cells, shown, confidence))
     by_row = present.row_warnings(body.warnings or [], card, rows.rows)
     warnings = [

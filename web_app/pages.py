@@ -134,7 +134,7 @@ def _form_page(
     *,
     errors: Mapping[str, str] | None = None,
     answer: Answer | None = None,
-    row: list[float | None] | None = None,
+    row: list[present.Cell] | None = None,
     failure: Failure | None = None,
     exchange: Exchange | None = None,
     notice: str | None = None,

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from shared.answers import AnswerBody, RangeWarning
 from shared.card import Feature, ModelCard
 
+#: One input value as the web app holds it: a number, a categorical
+#: feature's category, or None where a value is missing.
+Cell = float | str | None
+
 
 def label(name: str) -> str:
     """`petal_length` -> `Petal length`."""
@@ -24,10 +28,15 @@ def label(name: str) -> str:
 
 def field_label(feature: Feature) -> str:
     """The form's label: `petal_length` -> `Petal length`; a short name the
-    description does not spell out is an abbreviation (`bmi` -> `BMI`)."""
+    description does not spell out is an abbreviation (`bmi` -> `BMI`); a
+    unit the name ends with is said once, after the label (`bill_length_mm`
+    in mm -> `Bill length`)."""
     if len(feature.name) <= 3 and not feature.description.lower().startswith(feature.name.lower()):
         return feature.name.upper()
-    return label(feature.name)
+    name = feature.name
+    if feature.unit and name.lower().endswith("_" + feature.unit.lower()):
+        name = name[: -len(feature.unit) - 1]
+    return label(name)
 
 
 def with_unit(value: float, unit: str | None) -> str:
@@ -45,6 +54,13 @@ def number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def cell(value: Cell) -> str:
+    """A table cell: a category as it is, a number short, a gap as 'missing'."""
+    if value is None:
+        return "missing"
+    return value if isinstance(value, str) else number(value)
+
+
 def percent(probability: float) -> str:
     """0.943 -> '94 %'; never '100 %' or '0 %' for what is not certain."""
     if 0 < probability < 0.005:
@@ -54,9 +70,35 @@ def percent(probability: float) -> str:
     return f"{round(probability * 100)} %"
 
 
+def bounds(feature: Feature) -> tuple[float, float]:
+    """A numeric feature's training range (the card guarantees one)."""
+    if feature.min is None or feature.max is None:
+        raise ValueError(f"{feature.name} is {feature.type}: it has no training range")
+    return feature.min, feature.max
+
+
 def range_text(feature: Feature) -> str:
+    """What training saw: '4.3 to 7.9 cm', or 'one of 3 categories'."""
+    if feature.is_categorical:
+        return categories_text(feature)
+    low, high = bounds(feature)
     unit = f" {feature.unit}" if feature.unit else ""
-    return f"{number(feature.min)} to {number(feature.max)}{unit}"
+    return f"{number(low)} to {number(high)}{unit}"
+
+
+def categories_text(feature: Feature) -> str:
+    count = len(feature.categories or [])
+    return f"one of {count} categor{'y' if count == 1 else 'ies'}"
+
+
+def listing(words: Sequence[str], limit: int = 8) -> str:
+    """'Biscoe, Dream or Torgersen'; a long list cut, saying how many more."""
+    shown = [f"“{w}”" for w in words[:limit]]
+    if len(words) > limit:
+        return ", ".join(shown) + f" and {len(words) - limit} more"
+    if len(shown) < 2:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 @dataclass(frozen=True)
@@ -101,47 +143,66 @@ def _width(fraction: float) -> float:
     return 0.0 if fraction <= 0 else max(0.5, round(fraction * 100, 1))
 
 
-def warning_words(
-    warning: RangeWarning, card: ModelCard, rows: Sequence[Sequence[float | None]]
-) -> str:
+def warning_words(warning: RangeWarning, card: ModelCard, rows: Sequence[Sequence[Cell]]) -> str:
     """`petal_length` out of range -> 'Petal length is 9.5 cm, above the
-    largest value seen in training (6.9 cm).'; the endpoint's own message
-    when the value cannot be found."""
-    feature = next((f for f in card.features if f.name == warning.feature), None)
-    if feature is None or warning.row >= len(rows):
+    largest value seen in training (6.9 cm).'; `island` not seen in training
+    -> 'Island is “Atlantis”, not one of the categories seen in training
+    (“Biscoe”, “Dream” or “Torgersen”).'; the endpoint's own message when
+    the value cannot be found."""
+    found = _warned(warning, card, rows)
+    if found is None:
         return warning.message
-    value = rows[warning.row][card.feature_names.index(feature.name)]
-    if value is None or math.isnan(value):
+    feature, value = found
+    if isinstance(value, str):
+        if not feature.is_categorical or value in (feature.categories or []):
+            return warning.message
+        known = listing(feature.categories or [])
+        return f"{field_label(feature)} is “{value}”, not one of the categories seen in training ({known})."
+    if feature.is_categorical:
         return warning.message
-    if value > feature.max:
-        side = f"above the largest value seen in training ({with_unit(feature.max, feature.unit)})"
-    elif value < feature.min:
-        side = f"below the smallest value seen in training ({with_unit(feature.min, feature.unit)})"
+    low, high = bounds(feature)
+    if value > high:
+        side = f"above the largest value seen in training ({with_unit(high, feature.unit)})"
+    elif value < low:
+        side = f"below the smallest value seen in training ({with_unit(low, feature.unit)})"
     else:
         return warning.message
     return f"{field_label(feature)} is {with_unit(value, feature.unit)}, {side}."
 
 
 def row_warnings(
-    warnings: Sequence[RangeWarning], card: ModelCard, rows: Sequence[Sequence[float | None]]
+    warnings: Sequence[RangeWarning], card: ModelCard, rows: Sequence[Sequence[Cell]]
 ) -> dict[int, str]:
-    """Per row, its out-of-range values in one short phrase:
-    'Age -0.07 years (training: 19 to 79 years); BMI ...'."""
-    by_feature = {f.name: f for f in card.features}
+    """Per row, its values outside training in one short phrase:
+    'Age -0.07 years (training: 19 to 79 years); Island “Atlantis” (training:
+    one of 3 categories)'."""
     out: dict[int, list[str]] = {}
     for w in warnings:
-        feature = by_feature.get(w.feature)
-        value = (
-            rows[w.row][card.feature_names.index(w.feature)]
-            if feature and w.row < len(rows)
-            else None
-        )
-        if feature is None or value is None:
+        found = _warned(w, card, rows)
+        if found is None:
             phrase = w.message
         else:
-            phrase = f"{field_label(feature)} {with_unit(value, feature.unit)} (training: {range_text(feature)})"
+            feature, value = found
+            shown = f"“{value}”" if isinstance(value, str) else with_unit(value, feature.unit)
+            phrase = f"{field_label(feature)} {shown} (training: {range_text(feature)})"
         out.setdefault(w.row, []).append(phrase)
     return {row: "; ".join(phrases) for row, phrases in sorted(out.items())}
+
+
+def _warned(
+    warning: RangeWarning, card: ModelCard, rows: Sequence[Sequence[Cell]]
+) -> tuple[Feature, float | str] | None:
+    """The feature a warning names and the row's value for it; None when
+    either is not there (or the value is missing), so the endpoint's own
+    words stand."""
+    names = card.feature_names
+    if warning.feature not in names or not 0 <= warning.row < len(rows):
+        return None
+    index = names.index(warning.feature)
+    value = rows[warning.row][index]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return card.features[index], value
 
 
 def class_counts(predictions: Sequence[str | float], classes: Sequence[str]) -> list[Bar]:

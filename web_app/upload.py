@@ -20,6 +20,7 @@ from shared.card import ModelCard
 from shared.codecs.csv import decode_csv_request
 from shared.codecs.rows import InputSchema
 from shared.problems import CellError, InvalidRows, MalformedPayload, PayloadTooLarge
+from web_app.present import Cell
 
 #: How many problems one page lists; more are counted.
 MAX_SHOWN_PROBLEMS = 20
@@ -37,7 +38,7 @@ class UploadError(Exception):
 
 @dataclass(frozen=True)
 class Upload:
-    rows: list[list[float | None]]  # model order
+    rows: list[list[Cell]]  # model order
     lines: list[int]  # the file line on which each data row starts (1-based)
     header: bool
 
@@ -55,16 +56,16 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
         ) from None
     records = _records(text)
     if not records:
-        raise UploadError("The file is empty: it needs at least one row of numbers.", status=400)
-    header = _looks_like_header(records[0][1])
+        raise UploadError("The file is empty: it needs at least one row of values.", status=400)
+    header = _looks_like_header(records[0][1], card)
     lines = [line for line, _ in records[1:]] if header else [line for line, _ in records]
     if header and not lines:
-        raise UploadError("The file has a header line but no rows of numbers under it.")
-    schema = InputSchema(tuple(card.feature_names), card.allow_missing, max_rows)
+        raise UploadError("The file has a header line but no rows of values under it.")
+    schema = InputSchema.from_card(card, max_rows)
     try:
         # The decoder marks a missing value NaN; the pages show it as None.
         rows = [
-            [None if math.isnan(value) else value for value in row]
+            [_missing_as_none(value) for value in row]
             for row in decode_csv_request(text, schema, header=header)
         ]
     except InvalidRows as exc:
@@ -80,6 +81,10 @@ def read(data: bytes, card: ModelCard, max_rows: int) -> Upload:
     except MalformedPayload as exc:
         raise UploadError(f"The file is not valid CSV: {exc.detail}", status=400) from None
     return Upload(rows, lines, header)
+
+
+def _missing_as_none(value: float | str) -> Cell:
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _records(text: str) -> list[tuple[int, list[str]]]:
@@ -100,12 +105,19 @@ def _records(text: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def _looks_like_header(record: list[str]) -> bool:
-    """A first line with any cell that is not a number names the columns;
-    a misspelt header is then reported as such, not as 'not a number'."""
-    for cell in record:
+def _looks_like_header(record: list[str], card: ModelCard) -> bool:
+    """Whether a first line names the columns: any cell is a feature name,
+    or a cell that is not a number stands where (in the model's order) a
+    number belongs. A misspelt header is then reported as such, not as 'not
+    a number'; a headerless first row may still carry categories, even ones
+    the model does not know, which the decoder then names by line."""
+    names = set(card.feature_names)
+    categorical = [f.is_categorical for f in card.features]
+    for i, cell in enumerate(record):
         text = cell.strip()
-        if not text:
+        if text in names:
+            return True
+        if not text or (i < len(categorical) and categorical[i]):
             continue
         try:
             float(text)
@@ -135,6 +147,14 @@ def errors_by_line(errors: Sequence[CellError], lines: Sequence[int], header: bo
     return out
 
 
+def _csv_cell(value: Cell) -> str:
+    """A category as it is (the writer quotes it when it must), a number
+    exactly (repr round-trips), a missing value empty."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else repr(value)
+
+
 def result_csv(upload: Upload, card: ModelCard, body: AnswerBody) -> str:
     """Inputs in the model's order, then the prediction and, for a
     classifier, one probability column per class."""
@@ -143,5 +163,5 @@ def result_csv(upload: Upload, card: ModelCard, body: AnswerBody) -> str:
     writer.writerow([*card.feature_names, *csv_answer_header(body.classes)])
     probabilities = body.probabilities or [[] for _ in upload.rows]
     for row, prediction, probs in zip(upload.rows, body.predictions, probabilities, strict=True):
-        writer.writerow(["" if v is None else repr(v) for v in row] + [prediction, *probs])
+        writer.writerow([_csv_cell(v) for v in row] + [prediction, *probs])
     return buffer.getvalue()

@@ -1,5 +1,7 @@
 """The web app in headless Chromium (Playwright driving Debian's chromium),
-in front of a real model service: what a person sees and does.
+in front of a real model service: what a person sees and does. Categorical
+inputs are shown in front of the fake endpoint on a socket, with a
+penguins-like card, until a bundled model has them.
 
 Skipped, saying why, only where chromium is missing and CI is not set; under
 CI a missing browser fails. Screenshots go to $WEB_APP_SCREENSHOTS when set
@@ -21,6 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expec
 
 from shared.card import ModelCard
 from tests.integration.conftest import ServiceProcess, model_service, web_app
+from tests.support.web_fakes import FakeEndpoint, penguins_card, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -212,3 +215,68 @@ def test_a_stopped_model_service_is_explained_and_a_restart_needs_no_web_app_res
             page.get_by_role("button", name="Try again").click()
             expect(page.locator(".answer-headline")).to_have_text("virginica")
             expect(page.locator(".status")).to_have_text("200 OK")
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The web app (gunicorn, as in the image) in front of a fake endpoint
+    serving a model with categorical inputs."""
+    require_chromium()
+    logs = tmp_path_factory.mktemp("penguins")
+    with serve(FakeEndpoint(card=penguins_card())) as url, web_app(url, logs) as app:
+        yield app
+
+
+def test_a_categorical_feature_is_chosen_from_a_select(
+    penguins: ServiceProcess, page: Page, shots: Path
+) -> None:
+    page.goto(penguins.url + "/")
+    island = page.get_by_label("Island")
+    expect(island).to_have_value("Biscoe")  # the card's example
+    expect(island.locator("option")).to_have_text(["(not given)", "Biscoe", "Dream", "Torgersen"])
+    expect(page.get_by_text("One of 3 categories seen in training.")).to_have_count(1)
+    page.screenshot(path=shots / "categorical-form.png", full_page=True)
+
+    island.select_option("Dream")
+    page.get_by_label("Sex").select_option(label="(not given)")
+    page.get_by_label(re.compile("^Bill length")).fill("46.5")
+    page.get_by_label("JSON").check()
+    page.get_by_role("button", name="Ask the model").click()
+
+    expect(page.locator(".answer-sentence")).to_have_text("Species: Chinstrap, 94 % sure.")
+    expect(page.get_by_label("Island")).to_have_value("Dream")  # the input is kept
+    expect(page.get_by_label("Sex")).to_have_value("")
+    expect(page.locator(".request pre.body").first).to_contain_text(
+        '"instances": [["Dream", 46.5, 14.8, 215.0, 5000.0, null]]'
+    )
+    expect(page.locator(".status")).to_have_text("200 OK")
+    page.screenshot(path=shots / "categorical-answer.png", full_page=True)
+
+
+def test_a_categorical_csv_request_and_batch_show_the_strings(
+    penguins: ServiceProcess, page: Page, shots: Path, tmp_path: Path
+) -> None:
+    page.goto(penguins.url + "/")
+    page.get_by_label("Island").select_option("Torgersen")
+    page.get_by_label("CSV").check()
+    page.get_by_role("button", name="Ask the model").click()
+    expect(page.locator(".request pre.body").first).to_contain_text(
+        "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex"
+    )
+    expect(page.locator(".request pre.body").first).to_contain_text(
+        "Torgersen,45.2,14.8,215.0,5000.0,female"
+    )
+
+    upload = tmp_path / "penguins.csv"
+    upload.write_text(
+        "sex,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g\n"
+        "male,Torgersen,39.1,18.7,181,3750\n"
+        ",Dream,46.5,17.9,192,3500\n"
+    )
+    page.goto(penguins.url + "/batch")
+    page.get_by_label("CSV file").set_input_files(upload)
+    page.get_by_role("button", name="Predict all rows").click()
+    expect(page.locator(".answer-headline")).to_have_text("2 rows predicted")
+    cells = page.locator("table.predictions tbody tr").first.locator("td.input")
+    expect(cells).to_have_text(["Torgersen", "39.1", "18.7", "181", "3,750", "male"])
+    page.screenshot(path=shots / "categorical-batch.png", full_page=True)

@@ -4,10 +4,15 @@ build responses and the exceptions requests raises."""
 
 from __future__ import annotations
 
+import html
+import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -111,6 +116,50 @@ def diabetes_card() -> ModelCard:
     )
 
 
+def penguins_card() -> ModelCard:
+    """A model with categorical inputs: `island` and `sex` (which may be
+    missing) around four measurements, as the Palmer penguins have them."""
+
+    def measured(
+        name: str, description: str, unit: str, low: float, high: float, example: float
+    ) -> Feature:
+        return Feature(
+            name=name, description=description, unit=unit, min=low, max=high, example=example
+        )
+
+    return ModelCard(
+        name="penguins",
+        version="1",
+        task="classification",
+        description="Species of Palmer penguins.",
+        features=[
+            Feature(
+                name="island",
+                type="categorical",
+                description="Island in the Palmer Archipelago",
+                categories=["Biscoe", "Dream", "Torgersen"],
+                example="Biscoe",
+            ),
+            measured("bill_length_mm", "Bill length", "mm", 32.1, 59.6, 45.2),
+            measured("bill_depth_mm", "Bill depth", "mm", 13.1, 21.5, 14.8),
+            measured("flipper_length_mm", "Flipper length", "mm", 172, 231, 215),
+            measured("body_mass_g", "Body mass", "g", 2700, 6300, 5000),
+            Feature(
+                name="sex",
+                type="categorical",
+                description="Sex of the penguin",
+                categories=["female", "male"],
+                example="female",
+            ),
+        ],
+        allow_missing=True,
+        target=Target(name="species", classes=["Adelie", "Chinstrap", "Gentoo"]),
+        metrics={"accuracy": 0.99},
+        training=_training(),
+        sha256="c" * 64,
+    )
+
+
 def response(
     request: requests.PreparedRequest,
     status: int = 200,
@@ -185,8 +234,10 @@ class FakeTransport(BaseAdapter):
 class FakeEndpoint:
     """The model service's three native routes, enough of them for the web
     app: `/metadata` serves `card`, `/invocations` decodes with the shared
-    codecs and predicts from the first feature. Set `fail` to answer every
-    call (or only `fail_paths`) with an outcome instead."""
+    codecs and predicts from the first categorical feature, else the first
+    feature, warning when the first numeric one is out of range or a
+    category is unknown. Set `fail` to answer every call (or only
+    `fail_paths`) with an outcome instead."""
 
     card: ModelCard = field(default_factory=iris_card)
     fail: Handler | None = None
@@ -217,16 +268,16 @@ class FakeEndpoint:
         body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
         try:
             fmt = request_format(str(request.headers.get("Content-Type", "")))
-            rows = decode_request(body, fmt, InputSchema(tuple(self.card.feature_names)))
+            rows = decode_request(body, fmt, input_schema(self.card))
         except PayloadError as exc:
             problem = exc.to_problem(request_id).model_dump(mode="json", exclude_none=True)
             return response(request, exc.status, problem, PROBLEM_MEDIA_TYPE, headers)
         answer: dict[str, Any] = {"model": {"name": self.card.name, "version": self.card.version}}
-        first = self.card.features[0]
+        features = self.card.features
+        measured = next(i for i, f in enumerate(features) if not f.is_categorical)
         if self.card.is_classifier:
             classes = self.card.target.classes or []
-            # The first feature picks the class: below 5 the first, below 6 the second, else the last.
-            picks = [min(len(classes) - 1, max(0, int(row[0]) - 4)) for row in rows]
+            picks = [min(len(classes) - 1, self._pick(row)) for row in rows]
             answer["predictions"] = [classes[p] for p in picks]
             answer["probabilities"] = [
                 [0.94 if i == p else 0.06 / (len(classes) - 1) for i in range(len(classes))]
@@ -234,15 +285,92 @@ class FakeEndpoint:
             ]
             answer["classes"] = classes
         else:
-            answer["predictions"] = [float(row[0]) * 3.0 for row in rows]
+            answer["predictions"] = [float(row[measured]) * 3.0 for row in rows]
         warnings = [
-            {"row": i, "feature": first.name, "message": f"{row[0]} is outside the training range"}
+            {"row": i, "feature": f.name, "message": message}
             for i, row in enumerate(rows)
-            if self.warn and not first.min <= row[0] <= first.max
+            for j, (f, value) in enumerate(zip(features, row, strict=True))
+            if self.warn and (j == measured or f.is_categorical) and (message := _unseen(f, value))
         ]
         if warnings:
             answer["warnings"] = warnings
         return response(request, 200, answer, "application/json", headers)
+
+    def _pick(self, row: list[float | str]) -> int:
+        """The class index: by the first categorical feature's category
+        (in the card's order; an unknown or missing one the last class),
+        else by the first feature: below 5 the first, below 6 the second."""
+        for feature, value in zip(self.card.features, row, strict=True):
+            if feature.is_categorical:
+                categories = feature.categories or []
+                return categories.index(value) if value in categories else len(categories)
+        return max(0, int(float(row[0])) - 4)
+
+
+def input_schema(card: ModelCard) -> InputSchema:
+    """What the model service would check a request against."""
+    return InputSchema.from_card(card)
+
+
+def _unseen(feature: Feature, value: float | str) -> str | None:
+    """The endpoint's warning for a value outside training: a number out
+    of the feature's range, a category not seen."""
+    if isinstance(value, str):
+        if value in (feature.categories or []):
+            return None
+        return f"{value!r} is not a category seen in training"
+    if feature.is_categorical or math.isnan(value) or feature.min is None or feature.max is None:
+        return None
+    if feature.min <= value <= feature.max:
+        return None
+    return f"{value} is outside the training range"
+
+
+@contextmanager
+def serve(endpoint: FakeEndpoint) -> Iterator[str]:
+    """`endpoint` on a real socket on 127.0.0.1, for a web app process or a
+    browser test where no model service can serve its card; yields the base
+    URL. A thread answers each request through the same function the
+    transport adapter calls, so both fakes say the same."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._answer(b"")
+
+        def do_POST(self) -> None:
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _answer(self, body: bytes) -> None:
+            url = f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}"
+            prepared = requests.Request(
+                self.command, url, headers=dict(self.headers.items()), data=body or None
+            ).prepare()
+            outcome = endpoint(prepared)
+            if isinstance(outcome, Exception):  # no fault injection over a socket
+                raise outcome
+            content = outcome.content or b""
+            self.send_response(outcome.status_code, outcome.reason)
+            for name, value in outcome.headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the test's output stays readable
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def csrf_token(client: FlaskClient, path: str = "/") -> str:
@@ -254,9 +382,13 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
 
 
 def form_fields(client: FlaskClient, path: str = "/") -> dict[str, str]:
-    """Every named input of the page's first form with its value, as a browser would send it."""
+    """Every named input and select of the page's first form with its
+    value, as a browser would send it."""
     page = client.get(path).get_data(as_text=True)
     form = page.split("</form>")[0]
     fields = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', form, flags=re.S))
+    for name, options in re.findall(r'<select[^>]*?name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        fields[name] = html.unescape(chosen.group(1)) if chosen else ""
     fields["format"] = "json"
     return fields

@@ -38,7 +38,8 @@ from web_app.endpoint.errors import (
 from web_app.endpoint.exchange import Answer, Exchange, ReceivedResponse, SentRequest
 from web_app.endpoint.retry import RetryPolicy, Tally, refused
 
-Row = Sequence[float | None]
+#: One row in the model's feature order: numbers, categories, None where missing.
+Row = Sequence[float | str | None]
 T = TypeVar("T")
 
 USER_AGENT = "sklearn-endpoint-web-app/0.1"

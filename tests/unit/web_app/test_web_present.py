@@ -59,6 +59,12 @@ def test_field_labels_spell_out_abbreviations(name: str, description: str, text:
     assert present.field_label(feature) == text
 
 
+def test_a_unit_at_the_end_of_a_name_is_said_once() -> None:
+    feature = Feature(name="bill_length_mm", unit="mm", min=32, max=60, example=45.2)
+    assert present.field_label(feature) == "Bill length"
+    assert present.field_label(feature.model_copy(update={"unit": "cm"})) == "Bill length mm"
+
+
 def test_row_warnings_group_a_rows_values() -> None:
     warnings = [
         RangeWarning(row=1, feature="petal_width", message="m"),
