@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sklearn import datasets
@@ -26,28 +26,38 @@ class Column:
     name: str
     description: str
     unit: str | None = None
-    type: Literal["number", "integer"] = "number"
+    #: None: as the data's dtype says (a float column is a number, strings are categorical)
+    type: Literal["number", "integer"] | None = None
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """A bundled model. `load` returns the features (a float array in the
+    order of `columns`, or a DataFrame with those columns) and the target (class
+    names for a classifier). `allow_missing`, categories and `handles_unknown`
+    are not declared: the packaging API finds them by asking the pipeline."""
+
     name: str
     description: str
     task: Literal["classification", "regression"]
     columns: tuple[Column, ...]
     target: str
-    classes: tuple[str, ...] | None
-    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    dataset: str
+    load: Callable[[], tuple[Any, Any]]
     pipeline: Callable[[], BaseEstimator]
-    allow_missing: bool = False
+    #: types model.skops needs beyond skops' defaults, written to the card
+    trusted_types: tuple[str, ...] = ()
 
 
 def _load(
-    loader: Callable[..., object], **kwargs: object
+    loader: Callable[..., object], classes: tuple[str, ...] | None = None, **kwargs: object
 ) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
     def load() -> tuple[np.ndarray, np.ndarray]:
         bunch = loader(**kwargs)
-        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)  # type: ignore[attr-defined]
+        y = np.asarray(bunch.target)  # type: ignore[attr-defined]
+        if classes is not None:
+            y = np.asarray(classes)[y]  # fit on names, so the model answers in words
+        return np.asarray(bunch.data, dtype=np.float64), y  # type: ignore[attr-defined]
 
     return load
 
@@ -68,8 +78,8 @@ IRIS = Recipe(
         Column("petal_width", "Width of the petal", "cm"),
     ),
     target="species",
-    classes=("setosa", "versicolor", "virginica"),
-    load=_load(datasets.load_iris),
+    dataset="sklearn.datasets.load_iris",
+    load=_load(datasets.load_iris, ("setosa", "versicolor", "virginica")),
     pipeline=_scaled_logistic,
 )
 
@@ -93,8 +103,8 @@ WINE = Recipe(
         Column("proline", "Proline", "mg/l", "integer"),
     ),
     target="cultivar",
-    classes=("cultivar_1", "cultivar_2", "cultivar_3"),
-    load=_load(datasets.load_wine),
+    dataset="sklearn.datasets.load_wine",
+    load=_load(datasets.load_wine, ("cultivar_1", "cultivar_2", "cultivar_3")),
     pipeline=_scaled_logistic,
 )
 
@@ -132,11 +142,11 @@ BREAST_CANCER = Recipe(
         for measure, description in _CELL_MEASURES
     ),
     target="diagnosis",
-    classes=("malignant", "benign"),
-    load=_load(datasets.load_breast_cancer),
+    dataset="sklearn.datasets.load_breast_cancer",
+    load=_load(datasets.load_breast_cancer, ("malignant", "benign")),
     # Gradient-boosted trees need no scaling and take missing values (NaN) natively.
     pipeline=lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0),
-    allow_missing=True,
+    trusted_types=("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",),
 )
 
 DIABETES = Recipe(
@@ -159,7 +169,7 @@ DIABETES = Recipe(
         Column("glucose", "Blood sugar level", "mg/dl"),
     ),
     target="disease_progression",
-    classes=None,
+    dataset="sklearn.datasets.load_diabetes",
     # Unscaled, so the form asks for values in the units a clinician knows.
     load=_load(datasets.load_diabetes, scaled=False),
     pipeline=lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))),

@@ -53,9 +53,11 @@ def untrusted_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sklearn.preprocessing import FunctionTransformer
 
     from model_service import package
-    from model_service.train import train
 
-    estimator, card = train(RECIPES["iris"])
     directory = tmp_path_factory.mktemp("untrusted")
-    package.save(make_pipeline(FunctionTransformer(os.system), estimator), card, directory)
+    build("iris", directory / "iris")
+    iris = package.load(directory / "iris")
+    package.save(
+        make_pipeline(FunctionTransformer(os.system), iris.estimator), iris.card, directory
+    )
     return directory
