@@ -1,5 +1,6 @@
-"""The bundled models: for each of scikit-learn's bundled data sets, how to
-load it (no download), what its columns mean, and the pipeline to fit.
+"""The bundled models: for each data set (four bundled with scikit-learn,
+and the Palmer penguins of the `palmerpenguins` package), how to load it (no
+download), what its columns mean, and the pipeline to fit.
 
 Feature names are snake_case so they work unquoted as CSV headers, JSON
 keys and V2 tensor names; descriptions and units come from the data sets'
@@ -15,10 +16,12 @@ from typing import Any, Literal
 import numpy as np
 from sklearn import datasets
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 @dataclass(frozen=True)
@@ -175,4 +178,66 @@ DIABETES = Recipe(
     pipeline=lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))),
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (IRIS, WINE, BREAST_CANCER, DIABETES)}
+PENGUIN_CATEGORIES = ("island", "sex")
+PENGUIN_MEASUREMENTS = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
+
+
+def _load_penguins() -> tuple[Any, Any]:
+    from palmerpenguins import load_penguins  # pandas, only when training penguins
+
+    frame = load_penguins()
+    return frame[[c.name for c in PENGUINS.columns]], frame["species"]
+
+
+def _penguins_pipeline() -> BaseEstimator:
+    # By column name, so the pipeline is fitted on (and takes) a DataFrame.
+    # Missing values are imputed (the most common category, the median
+    # measurement), and an island or sex not seen in training encodes as no
+    # category at all rather than failing.
+    return make_pipeline(
+        ColumnTransformer(
+            [
+                (
+                    "categories",
+                    make_pipeline(
+                        SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore"),
+                    ),
+                    list(PENGUIN_CATEGORIES),
+                ),
+                (
+                    "measurements",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    list(PENGUIN_MEASUREMENTS),
+                ),
+            ]
+        ),
+        LogisticRegression(max_iter=1000),
+    )
+
+
+PENGUINS = Recipe(
+    name="penguins",
+    description=(
+        "Species of penguins on three islands of the Palmer Archipelago, Antarctica, from where "
+        "they were seen, their sex and four body measurements (Gorman et al., 2014; palmerpenguins)."
+    ),
+    task="classification",
+    # in the data set's own column order
+    columns=(
+        Column("island", "Island of the Palmer Archipelago where the penguin was seen"),
+        Column("bill_length_mm", "Length of the bill (culmen)", "mm"),
+        Column("bill_depth_mm", "Depth of the bill (culmen)", "mm"),
+        Column("flipper_length_mm", "Length of the flipper", "mm", "integer"),
+        Column("body_mass_g", "Body mass", "g", "integer"),
+        Column("sex", "Sex of the penguin"),
+    ),
+    target="species",
+    dataset="palmerpenguins.load_penguins",
+    load=_load_penguins,
+    pipeline=_penguins_pipeline,
+    # SimpleImputer keeps the dtype of the string columns it was fitted on: a numpy dtype.
+    trusted_types=("numpy.dtype",),
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (IRIS, WINE, BREAST_CANCER, DIABETES, PENGUINS)}
