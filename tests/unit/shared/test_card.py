@@ -35,6 +35,8 @@ def test_the_field_names_of_the_design(model_dirs: dict[str, Path]) -> None:
         "unit",
         "min",
         "max",
+        "categories",
+        "handles_unknown",
         "example",
     }
     assert set(data["target"]) == {"name", "classes"}
