@@ -1,5 +1,6 @@
-"""The bundled models: for each of scikit-learn's bundled data sets, how to
-load it (no download), what its columns mean, and the pipeline to fit.
+"""The bundled models: for each data set (four bundled with scikit-learn,
+and the Palmer penguins of the `palmerpenguins` package), how to load it (no
+download), what its columns mean, and the pipeline to fit.
 
 Feature names are snake_case so they work unquoted as CSV headers, JSON
 keys and V2 tensor names; descriptions and units come from the data sets'
@@ -10,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sklearn import datasets
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 @dataclass(frozen=True)
@@ -26,28 +29,38 @@ class Column:
     name: str
     description: str
     unit: str | None = None
-    type: Literal["number", "integer"] = "number"
+    #: None: as the data's dtype says (a float column is a number, strings are categorical)
+    type: Literal["number", "integer"] | None = None
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """A bundled model. `load` returns the features (a float array in the
+    order of `columns`, or a DataFrame with those columns) and the target (class
+    names for a classifier). `allow_missing`, categories and `handles_unknown`
+    are not declared: the packaging API finds them by asking the pipeline."""
+
     name: str
     description: str
     task: Literal["classification", "regression"]
     columns: tuple[Column, ...]
     target: str
-    classes: tuple[str, ...] | None
-    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    dataset: str
+    load: Callable[[], tuple[Any, Any]]
     pipeline: Callable[[], BaseEstimator]
-    allow_missing: bool = False
+    #: types model.skops needs beyond skops' defaults, written to the card
+    trusted_types: tuple[str, ...] = ()
 
 
 def _load(
-    loader: Callable[..., object], **kwargs: object
+    loader: Callable[..., object], classes: tuple[str, ...] | None = None, **kwargs: object
 ) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
     def load() -> tuple[np.ndarray, np.ndarray]:
         bunch = loader(**kwargs)
-        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)  # type: ignore[attr-defined]
+        y = np.asarray(bunch.target)  # type: ignore[attr-defined]
+        if classes is not None:
+            y = np.asarray(classes)[y]  # fit on names, so the model answers in words
+        return np.asarray(bunch.data, dtype=np.float64), y  # type: ignore[attr-defined]
 
     return load
 
@@ -68,8 +81,8 @@ IRIS = Recipe(
         Column("petal_width", "Width of the petal", "cm"),
     ),
     target="species",
-    classes=("setosa", "versicolor", "virginica"),
-    load=_load(datasets.load_iris),
+    dataset="sklearn.datasets.load_iris",
+    load=_load(datasets.load_iris, ("setosa", "versicolor", "virginica")),
     pipeline=_scaled_logistic,
 )
 
@@ -93,8 +106,8 @@ WINE = Recipe(
         Column("proline", "Proline", "mg/l", "integer"),
     ),
     target="cultivar",
-    classes=("cultivar_1", "cultivar_2", "cultivar_3"),
-    load=_load(datasets.load_wine),
+    dataset="sklearn.datasets.load_wine",
+    load=_load(datasets.load_wine, ("cultivar_1", "cultivar_2", "cultivar_3")),
     pipeline=_scaled_logistic,
 )
 
@@ -132,11 +145,11 @@ BREAST_CANCER = Recipe(
         for measure, description in _CELL_MEASURES
     ),
     target="diagnosis",
-    classes=("malignant", "benign"),
-    load=_load(datasets.load_breast_cancer),
+    dataset="sklearn.datasets.load_breast_cancer",
+    load=_load(datasets.load_breast_cancer, ("malignant", "benign")),
     # Gradient-boosted trees need no scaling and take missing values (NaN) natively.
     pipeline=lambda: HistGradientBoostingClassifier(max_iter=100, random_state=0),
-    allow_missing=True,
+    trusted_types=("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",),
 )
 
 DIABETES = Recipe(
@@ -159,10 +172,72 @@ DIABETES = Recipe(
         Column("glucose", "Blood sugar level", "mg/dl"),
     ),
     target="disease_progression",
-    classes=None,
+    dataset="sklearn.datasets.load_diabetes",
     # Unscaled, so the form asks for values in the units a clinician knows.
     load=_load(datasets.load_diabetes, scaled=False),
     pipeline=lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))),
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (IRIS, WINE, BREAST_CANCER, DIABETES)}
+PENGUIN_CATEGORIES = ("island", "sex")
+PENGUIN_MEASUREMENTS = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
+
+
+def _load_penguins() -> tuple[Any, Any]:
+    from palmerpenguins import load_penguins  # pandas, only when training penguins
+
+    frame = load_penguins()
+    return frame[[c.name for c in PENGUINS.columns]], frame["species"]
+
+
+def _penguins_pipeline() -> BaseEstimator:
+    # By column name, so the pipeline is fitted on (and takes) a DataFrame.
+    # Missing values are imputed (the most common category, the median
+    # measurement), and an island or sex not seen in training encodes as no
+    # category at all rather than failing.
+    return make_pipeline(
+        ColumnTransformer(
+            [
+                (
+                    "categories",
+                    make_pipeline(
+                        SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore"),
+                    ),
+                    list(PENGUIN_CATEGORIES),
+                ),
+                (
+                    "measurements",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    list(PENGUIN_MEASUREMENTS),
+                ),
+            ]
+        ),
+        LogisticRegression(max_iter=1000),
+    )
+
+
+PENGUINS = Recipe(
+    name="penguins",
+    description=(
+        "Species of penguins on three islands of the Palmer Archipelago, Antarctica, from where "
+        "they were seen, their sex and four body measurements (Gorman et al., 2014; palmerpenguins)."
+    ),
+    task="classification",
+    # in the data set's own column order
+    columns=(
+        Column("island", "Island of the Palmer Archipelago where the penguin was seen"),
+        Column("bill_length_mm", "Length of the bill (culmen)", "mm"),
+        Column("bill_depth_mm", "Depth of the bill (culmen)", "mm"),
+        Column("flipper_length_mm", "Length of the flipper", "mm", "integer"),
+        Column("body_mass_g", "Body mass", "g", "integer"),
+        Column("sex", "Sex of the penguin"),
+    ),
+    target="species",
+    dataset="palmerpenguins.load_penguins",
+    load=_load_penguins,
+    pipeline=_penguins_pipeline,
+    # SimpleImputer keeps the dtype of the string columns it was fitted on: a numpy dtype.
+    trusted_types=("numpy.dtype",),
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (IRIS, WINE, BREAST_CANCER, DIABETES, PENGUINS)}

@@ -3,10 +3,17 @@
 
 Loading never unpickles: skops rebuilds the estimator from a description
 and refuses any type that is neither trusted by skops itself nor named in
-`TRUSTED_TYPES` or in the card's `trusted_types` (named by whoever
-packaged it), so a model file cannot run code. The checksum in the card
-must match the file, and the libraries that define the file's meaning
-must be the versions the model was saved with.
+the card's `trusted_types` (named by whoever packaged the model), so a model
+file cannot run code. The checksum in the card must match the file, and the
+libraries that define the file's meaning must be the versions the model was
+saved with.
+
+The modules beside this one make packages (docs/model-package.md):
+`build.package_model` from a fitted estimator and its training data,
+`card` infers the card from that data, `__main__` is the CLI
+(`python -m model_service.package`), and `roundtrip` is what the builder runs
+in a fresh Python to prove a package loads and predicts as the estimator did.
+Nothing here imports them: serving needs neither pandas nor the builder.
 """
 
 from __future__ import annotations
@@ -25,9 +32,6 @@ from shared.card import ModelCard
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "model.json"
-
-#: Types beyond skops' own defaults that our pipelines need; nothing else loads.
-TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
 #: Libraries whose version must match exactly: they define what the saved
 #: estimator means (a different scikit-learn may load it and predict wrongly).
@@ -55,8 +59,12 @@ def save(estimator: Any, card: ModelCard, directory: Path) -> ModelCard:
     """Write the package; the card is stored with the file's sha256 filled in."""
     import skops.io as sio
 
+    return write(sio.dumps(estimator), card, directory)
+
+
+def write(data: bytes, card: ModelCard, directory: Path) -> ModelCard:
+    """Write `data` (a skops dump) and its card, the card's sha256 set to the data's."""
     directory.mkdir(parents=True, exist_ok=True)
-    data = sio.dumps(estimator)
     card = card.model_copy(update={"sha256": hashlib.sha256(data).hexdigest()})
     (directory / MODEL_FILE).write_bytes(data)
     (directory / CARD_FILE).write_bytes(
@@ -74,7 +82,9 @@ def load(directory: Path) -> ModelPackage:
 
     card, data = verify(directory)
     try:
-        estimator = sio.loads(data, trusted=[*TRUSTED_TYPES, *card.trusted_types])
+        # The card's list and nothing else: a type the packager did not name
+        # stays untrusted, whatever other packages needed.
+        estimator = sio.loads(data, trusted=card.trusted_types)
     except UntrustedTypesFoundException as exc:
         raise PackageError(
             f"{directory / MODEL_FILE} contains types that are not trusted: {exc}"
