@@ -65,7 +65,8 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	find models -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
 # `make run`: both services on this machine, without docker: the model
 # service (the bundled iris model unless MODEL_DIR is set) in the background,

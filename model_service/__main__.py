@@ -5,18 +5,24 @@ card, checksum and library versions are checked before the port is bound,
 so a missing or tampered package stops start-up with a one-line reason;
 the model itself then loads while the server answers 503, and a package
 that cannot be rebuilt stops the server the same way.
+
+`--check` runs every one of those checks (the model rebuilt and warmed up
+included) without a server, then exits: 0 with one line naming the model,
+or 2 with the same one-line reason. The model image's build runs it, so a
+package the service would refuse fails the build, not the first request.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 
 from model_service import logs, package
-from model_service.app import create_app
+from model_service.app import create_app, prepare
 from model_service.package import PackageError
 from model_service.settings import Settings
 
@@ -33,8 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8080)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="load, check and warm up the package as the server would, then exit (no server)",
+    )
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    overrides = {k: v for k, v in vars(args).items() if v is not None and k != "check"}
     settings = Settings(**overrides)
     where = settings.resolved_model_dir()
 
@@ -42,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_service: cannot serve {where}: {reason}", file=sys.stderr)
         return EXIT_BAD_PACKAGE
 
+    if args.check:
+        return _check(settings, refuse)
     if settings.model_dir is not None:  # the default model is built on first use instead
         try:
             package.verify(settings.model_dir)
@@ -69,6 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         return refuse(failures[0])
     return 0 if server.started else 1
+
+
+def _check(settings: Settings, refuse: Callable[[str], int]) -> int:
+    """Everything the server checks before `/ping` says ready, without a server."""
+    if settings.model_dir is None:
+        # Checking the default model would train it: nothing to verify.
+        return refuse("--check needs a package: --model-dir or MODEL_SERVICE_MODEL_DIR")
+    try:
+        loaded, _ = prepare(settings)
+    except PackageError as exc:
+        return refuse(str(exc))
+    card = loaded.card
+    print(
+        f"model_service: {loaded.path} serves {card.name} v{card.version} "
+        f"({card.task}, {len(card.features)} features)"
+    )
+    return 0
 
 
 if __name__ == "__main__":

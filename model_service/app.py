@@ -67,7 +67,7 @@ def create_app(
             # Importing scikit-learn and skops and rebuilding the model take
             # seconds; a worker thread keeps /ping answering 503 meanwhile.
             loaded, predictor = await anyio.to_thread.run_sync(
-                _prepare, settings, abandon_on_cancel=True
+                prepare, settings, abandon_on_cancel=True
             )
         except Exception as exc:  # a background task has no caller to raise to
             reason = str(exc) if isinstance(exc, PackageError) else f"{type(exc).__name__}: {exc}"
@@ -104,7 +104,10 @@ def create_app(
     return app
 
 
-def _prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:
+def prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:
+    """The configured package loaded, checked and warmed up: what the server
+    does before `/ping` says ready, and what `python -m model_service
+    --check` does without a server."""
     loaded = load_model(settings)
     predictor = Predictor.from_package(loaded, settings.max_rows)
     predictor.warm_up()

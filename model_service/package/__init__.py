@@ -117,6 +117,9 @@ def read_card(directory: Path) -> ModelCard:
     try:
         raw = card_path.read_bytes()
     except FileNotFoundError:
+        if not directory.is_dir():
+            # e.g. the generic image started with no package mounted at /model
+            raise PackageError(f"no model package at {directory}: no such directory") from None
         raise PackageError(f"no model package at {directory}: {CARD_FILE} is missing") from None
     except OSError as exc:
         raise PackageError(f"cannot read {card_path}: {exc.strerror}") from None

@@ -17,29 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.browser import ask, form_shows
 from tests.support.compose import Stack, http_get, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 FRIENDLY_STATUSES = (502, 503, 504)
-
-
-def _form_shows(page: Any, card: dict[str, Any]) -> None:
-    """The form at / is built from this model card: its name, one input per feature."""
-    assert card["name"] in page.locator("h1").inner_text()
-    inputs = page.locator("form.panel input[id^='feature-']")
-    names = [inputs.nth(i).get_attribute("name") or "" for i in range(inputs.count())]
-    # One field per feature, in the model's order (names carry a form prefix).
-    assert len(names) == len(card["features"]), names
-    for name, feature in zip(names, card["features"], strict=True):
-        assert name.endswith(feature["name"]), (name, feature["name"])
-
-
-def _ask(page: Any) -> Any:
-    """Submit the form as it stands; the response of POST /predict."""
-    with page.expect_navigation() as navigation:
-        page.locator("form.panel button[type=submit]").click()
-    return navigation.value
 
 
 def test_stack_is_healthy_and_hardened(stack: Stack) -> None:
@@ -69,10 +52,10 @@ def test_form_predict_and_inspector(stack: Stack, page: Any, shots: Path) -> Non
     assert card["name"] == "iris"
     response = page.goto(f"{stack.web_url}/")
     assert response.status == 200
-    _form_shows(page, card)
+    form_shows(page, card)
     page.screenshot(path=str(shots / "01-iris-form.png"), full_page=True)
 
-    response = _ask(page)
+    response = ask(page)
     assert response.status == 200
     headline = page.locator(".answer-headline").inner_text()
     assert any(c.lower() in headline.lower() for c in card["target"]["classes"]), headline
@@ -86,7 +69,7 @@ def test_form_predict_and_inspector(stack: Stack, page: Any, shots: Path) -> Non
 
     # The same with the body in CSV.
     page.locator("#format-csv").check()
-    assert _ask(page).status == 200
+    assert ask(page).status == 200
     assert "text/csv" in page.locator("section.inspector").inner_text()
 
 
@@ -140,9 +123,9 @@ def test_swap_model_image_while_web_app_runs(
     card = stack.metadata()
     assert card["name"] == "wine"
     assert page.goto(f"{stack.web_url}/").status == 200
-    _form_shows(page, card)
+    form_shows(page, card)
     page.screenshot(path=str(shots / "04-wine-form.png"), full_page=True)
-    assert _ask(page).status == 200
+    assert ask(page).status == 200
     headline = page.locator(".answer-headline").inner_text()
     assert any(c.lower() in headline.lower() for c in card["target"]["classes"]), headline
     page.screenshot(path=str(shots / "05-wine-predict.png"), full_page=True)
@@ -179,7 +162,7 @@ def test_model_crash_friendly_message_then_recovery(stack: Stack, page: Any, sho
     seen = None
     for _attempt in range(5):
         _crash(stack, container)
-        response = _ask(page)
+        response = ask(page)
         if response.status in FRIENDLY_STATUSES:
             seen = response.status
             break
@@ -206,7 +189,7 @@ def test_model_crash_friendly_message_then_recovery(stack: Stack, page: Any, sho
     wait_for("the web app answering again", answers, timeout=60, interval=0.25)
     stack.timings["crash to recovered (s)"] = round(time.monotonic() - started, 1)
     assert page.goto(f"{stack.web_url}/").status == 200
-    assert _ask(page).status == 200
+    assert ask(page).status == 200
     assert page.locator(".answer-headline").is_visible()
     page.screenshot(path=str(shots / "07-recovered.png"), full_page=True)
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +25,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
+# Used on top of COMPOSE_FILE: the generic model image with a package mounted.
+PACKAGE_COMPOSE_FILE = REPO / "docker-compose.package.yml"
 BASE_IMAGE_SCRIPT = REPO / "scripts" / "build-base-image.sh"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # compose's build arguments for the two services' bases (docker-compose.yml)
@@ -106,6 +108,20 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
         return 0, str(exc)
 
 
+def http_post(url: str, body: bytes, content_type: str, timeout: float = 10) -> tuple[int, str]:
+    """Status and body of a POST; (0, reason) when nothing answered."""
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": content_type}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
     """Poll `check` until it is true; seconds it took. Fails after `timeout`."""
     started = time.monotonic()
@@ -137,9 +153,16 @@ class Stack:
         return f"http://127.0.0.1:{self.model_port}"
 
     def compose_run(
-        self, *args: str, timeout: float = 180, check: bool = True, **env: str
+        self,
+        *args: str,
+        timeout: float = 180,
+        check: bool = True,
+        files: Sequence[Path] = (),
+        **env: str,
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [*self.compose, "-f", str(COMPOSE_FILE), "-p", self.project, *args]
+        """A compose command on this project; `files` go on top of docker-compose.yml."""
+        chosen = [arg for path in (COMPOSE_FILE, *files) for arg in ("-f", str(path))]
+        cmd = [*self.compose, *chosen, "-p", self.project, *args]
         return run(cmd, env={**self.env, **env}, timeout=timeout, check=check)
 
     def container_ids(self, service: str) -> list[str]:

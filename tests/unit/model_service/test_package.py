@@ -38,8 +38,14 @@ def test_every_bundled_package_loads(model_dirs: dict[str, Path], name: str) -> 
 
 
 def test_missing_package(tmp_path: Path) -> None:
-    with pytest.raises(PackageError, match=r"model\.json is missing"):
+    # e.g. the generic image with nothing mounted at /model
+    with pytest.raises(PackageError, match=r"nothing: no such directory$"):
         package.load(tmp_path / "nothing")
+
+
+def test_empty_package_directory(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"model\.json is missing"):
+        package.load(tmp_path)
 
 
 def test_missing_model_file(iris_copy: Path) -> None:
