@@ -18,6 +18,7 @@ import pytest
 from tests.support.compose import (
     CHROMIUM,
     COMPOSE_FILE,
+    IMAGE_NAMESPACE,
     MODELS,
     SHOTS,
     Stack,
@@ -52,10 +53,7 @@ def built_images(timings: dict[str, float]) -> dict[str, str]:
     started = time.monotonic()
     bases = base_images()
     timings["base images ready (s)"] = round(time.monotonic() - started, 1)
-    # E2E_IMAGE_NAMESPACE (e.g. "mybranch/") keeps two runs on one Docker
-    # daemon from retagging each other's images; unset, the images get the
-    # names the README uses.
-    namespace = os.environ.get("E2E_IMAGE_NAMESPACE", "")
+    namespace = IMAGE_NAMESPACE
     images = {
         "web": f"{namespace}web-app:latest",
         **{model: f"{namespace}model-service:{model}" for model in MODELS},

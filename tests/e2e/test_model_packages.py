@@ -26,6 +26,7 @@ import pytest
 from tests.support.browser import ask, form_shows
 from tests.support.compose import (
     COMPOSE_FILE,
+    IMAGE_NAMESPACE,
     PACKAGE_COMPOSE_FILE,
     REPO,
     Stack,
@@ -38,9 +39,9 @@ from tests.support.compose import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-GENERIC_IMAGE = "model-service:generic"
-FROM_PACKAGE_IMAGE = "model-service:wine-from-package"
-PENGUINS_IMAGE = "model-service:penguins"
+GENERIC_IMAGE = f"{IMAGE_NAMESPACE}model-service:generic"
+FROM_PACKAGE_IMAGE = f"{IMAGE_NAMESPACE}model-service:wine-from-package"
+PENGUINS_IMAGE = f"{IMAGE_NAMESPACE}model-service:penguins"
 # Under models/, the one folder of the build context that holds packages.
 WINE_PACKAGE = "models/e2e-wine"
 BROKEN_PACKAGE = "models/e2e-broken"
@@ -183,7 +184,9 @@ def test_a_broken_package_fails_the_build(built_images: dict[str, str]) -> None:
             f.write(b"\0")
         with pytest.raises(AssertionError) as failed:
             _build(
-                built_images, MODEL_PACKAGE=BROKEN_PACKAGE, MODEL_IMAGE="model-service:e2e-broken"
+                built_images,
+                MODEL_PACKAGE=BROKEN_PACKAGE,
+                MODEL_IMAGE=f"{IMAGE_NAMESPACE}model-service:e2e-broken",
             )
     finally:
         shutil.rmtree(broken, ignore_errors=True)
@@ -214,7 +217,12 @@ def test_swap_from_the_baked_image_to_a_mounted_package(
 
 
 def test_swap_to_an_image_built_from_a_package(
-    stack: Stack, packages: dict[str, Path], page: Any, shots: Path, timings: dict[str, float]
+    stack: Stack,
+    built_images: dict[str, str],
+    packages: dict[str, Path],
+    page: Any,
+    shots: Path,
+    timings: dict[str, float],
 ) -> None:
     card = _swap(stack, "wine", MODEL_IMAGE=FROM_PACKAGE_IMAGE)
     info = stack.inspect(stack.container_id("model_service"))
@@ -230,11 +238,10 @@ def test_swap_to_an_image_built_from_a_package(
 
     # And back to the baked iris image, the command the docs give.
     _swap(stack, "iris")
-    for image in (GENERIC_IMAGE, FROM_PACKAGE_IMAGE, "model-service:iris"):
+    for image in (GENERIC_IMAGE, FROM_PACKAGE_IMAGE, built_images["iris"]):
         timings[f"{image} image (MB)"] = _image_mb(image)
 
 
-@pytest.mark.xfail(strict=True, reason="penguins serving lands with i9-cat and i9-pkg")
 def test_the_penguins_image_serves_through_compose(
     stack: Stack, built_images: dict[str, str], page: Any, shots: Path
 ) -> None:

@@ -34,6 +34,9 @@ BASE_IMAGE_VARS = ("MODEL_BASE_IMAGE", "WEB_BASE_IMAGE")
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", "/tmp/e2e-shots"))
 MODELS = ("iris", "wine")
+# E2E_IMAGE_NAMESPACE (e.g. "mybranch/") keeps two runs on one Docker daemon
+# from retagging each other's images; unset, images get the README's names.
+IMAGE_NAMESPACE = os.environ.get("E2E_IMAGE_NAMESPACE", "")
 
 
 def unavailable(reason: str) -> NoReturn:

@@ -115,3 +115,28 @@ def test_an_unseen_category_predicts_with_a_warning_where_the_pipeline_takes_it(
 def test_metadata_lists_the_categories(make_client: ClientFactory, penguins: ModelPackage) -> None:
     features = make_client(penguins).get("/metadata").json()["features"]
     assert features[0]["categories"] == ["Biscoe", "Dream", "Torgersen"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/csv"])
+def test_the_bundled_penguins_model_predicts_its_example_as_the_pipeline_does(
+    make_client: ClientFactory, packages: dict[str, ModelPackage], content_type: str
+) -> None:
+    import pandas as pd
+
+    pkg = packages["penguins"]
+    row = pkg.card.example_row()
+    names = pkg.card.feature_names
+    body = (
+        orjson.dumps({"instances": [row]})
+        if content_type == "application/json"
+        else encode_csv_request([row], names)
+    )
+    response = make_client("penguins").post(
+        "/invocations", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 200, response.text
+    frame = pd.DataFrame([row], columns=names)
+    assert response.json()["predictions"] == pkg.estimator.predict(frame).tolist()
+    np.testing.assert_allclose(
+        response.json()["probabilities"], pkg.estimator.predict_proba(frame), rtol=1e-12
+    )
