@@ -392,3 +392,16 @@ def form_fields(client: FlaskClient, path: str = "/") -> dict[str, str]:
         fields[name] = html.unescape(chosen.group(1)) if chosen else ""
     fields["format"] = "json"
     return fields
+
+
+def page(client: FlaskClient, path: str = "/") -> str:
+    """The page's text as a person reads it (entities unescaped)."""
+    return html.unescape(client.get(path).get_data(as_text=True))
+
+
+def predict(client: FlaskClient, **changes: str) -> tuple[int, str]:
+    """Submit the form as shown, with `changes`; the status and the page's text."""
+    fields = form_fields(client)
+    fields.update(changes)
+    answer = client.post("/predict", data=fields)
+    return answer.status_code, html.unescape(answer.get_data(as_text=True))

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from shared.answers import RangeWarning
 from shared.card import Feature, ModelCard
-from tests.support.web_fakes import FakeEndpoint, FakeTransport, form_fields, penguins_card
+from tests.support.web_fakes import FakeEndpoint, FakeTransport, page, penguins_card, predict
 from web_app import form, present
 
 HEADER = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex"
@@ -30,17 +30,6 @@ def with_island(card: ModelCard, **changes: object) -> ModelCard:
     """The card with its `island` feature changed (checked again)."""
     island = Feature.model_validate({**card.features[0].model_dump(), **changes})
     return card.model_copy(update={"features": [island, *card.features[1:]]})
-
-
-def page(client: FlaskClient, path: str = "/") -> str:
-    return html.unescape(client.get(path).get_data(as_text=True))
-
-
-def predict(client: FlaskClient, **changes: str) -> tuple[int, str]:
-    fields = form_fields(client)
-    fields.update(changes)
-    answer = client.post("/predict", data=fields)
-    return answer.status_code, html.unescape(answer.get_data(as_text=True))
 
 
 def select(text: str, name: str) -> str:

@@ -22,24 +22,14 @@ from tests.support.web_fakes import (
     dropped,
     form_fields,
     iris_card,
+    page,
+    predict,
     refused,
     response,
 )
 from web_app import Settings, create_app
 from web_app.endpoint import EndpointUnreachable, Exchange, SentRequest
 from web_app.metadata import MetadataCache
-
-
-def page(client: FlaskClient, path: str = "/") -> str:
-    return html.unescape(client.get(path).get_data(as_text=True))
-
-
-def predict(client: FlaskClient, **changes: str) -> tuple[int, str]:
-    fields = form_fields(client)
-    fields.update(changes)
-    answer = client.post("/predict", data=fields)
-    return answer.status_code, html.unescape(answer.get_data(as_text=True))
-
 
 # --- the form -------------------------------------------------------------------------
 
