@@ -98,10 +98,13 @@ class Predictor:
         return PredictionArrays(labels, probabilities, self.card.target.classes, warnings)
 
     async def predict_async(self, X: np.ndarray, inline_cells: int) -> PredictionArrays:
-        """`predict` for a server: small batches right on the event loop (a
-        thread hop would cost more than the prediction), large ones in a
-        worker thread so they do not hold up other requests."""
-        if X.size <= inline_cells:
+        """`predict` for a server: small batches of numbers right on the
+        event loop (a thread hop would cost more than the prediction), large
+        ones and rows with categories in a worker thread so they do not hold
+        up other requests."""
+        # Rows with categories go through a DataFrame pipeline: milliseconds
+        # even for one row, too long to hold the event loop.
+        if X.size <= inline_cells and X.dtype == np.float64:
             return self.predict(X)
         return await anyio.to_thread.run_sync(self.predict, X)
 

@@ -115,3 +115,22 @@ def test_an_estimator_fitted_on_other_columns_is_refused(penguins: ModelPackage)
     )
     with pytest.raises(PackageError, match="fitted on columns"):
         Predictor(card, penguins.estimator)
+
+
+def test_rows_with_categories_predict_off_the_event_loop(
+    penguins: ModelPackage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+    import anyio.to_thread
+
+    predictor = Predictor.from_package(penguins)
+    hops: list[object] = []
+
+    async def run_sync(func: object, *args: object) -> object:
+        hops.append(func)
+        return func(*args)  # type: ignore[operator]
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", run_sync)
+    X = as_array(ROWS[:1], predictor.schema)
+    anyio.run(predictor.predict_async, X, 1_000)
+    assert len(hops) == 1  # one row, yet a DataFrame pipeline takes milliseconds
