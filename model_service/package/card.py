@@ -17,6 +17,11 @@ Two answers come from asking the estimator rather than reading it:
   the whole pipeline the question the service will ask it.
 
 Probes build rows exactly as the service does (`roundtrip.model_input`).
+
+The module is a little over 300 lines because it is the whole of what a
+card says, read off the data: per feature its kind, range or categories and
+example, then task, classes, metrics and the two probes; split, the rules
+for one field would sit in several files.
 """
 
 from __future__ import annotations
