@@ -255,3 +255,12 @@ def test_the_penguins_image_serves_through_compose(
     (prediction,) = _predict_one(stack, card)
     assert prediction in card["target"]["classes"]
     _predicts_in_the_browser(stack, page, card, shots / "13-penguins.png")
+
+    # A person picks another island in the select: the request carries it.
+    island = next(f for f in card["features"] if f["name"] == "island")
+    other = next(c for c in island["categories"] if c != island["example"])
+    assert page.goto(f"{stack.web_url}/").status == 200
+    page.select_option("select[name$='island']", other)
+    assert ask(page).status == 200
+    assert f'"{other}"' in page.locator("section.inspector").inner_text()
+    page.screenshot(path=str(shots / "14-penguins-select.png"), full_page=True)
