@@ -1,5 +1,7 @@
 """Packaging your own model: the card inferred from the data, the fresh-process
-check, and every refusal as one line that leaves nothing behind."""
+check, and every refusal as one line that leaves nothing behind. Integration
+tests because every package is loaded back in a fresh Python (and the CLI
+runs as a process), about 5 s each."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ from model_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TREE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+
+pytestmark = pytest.mark.integration
 
 
 def birds(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
