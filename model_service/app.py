@@ -153,5 +153,7 @@ def load_model(settings: Settings) -> ModelPackage:
         log.info(
             "building the default iris model", extra={"path": str(directory), "reason": str(exc)}
         )
-        build("iris", directory)
+        # Checked by loading it back here, where it is about to be served:
+        # a fresh Python would only repeat that check seconds later.
+        build("iris", directory, fresh_python=False)
         return package.load(directory)

@@ -34,9 +34,10 @@ def train(recipe: Recipe) -> tuple[Any, Any, Any, Any, Any]:
     return recipe.pipeline().fit(X_train, y_train), X_train, X_test, y_train, y_test
 
 
-def build(name: str, out: Path, version: str = "1") -> ModelCard:
+def build(name: str, out: Path, version: str = "1", *, fresh_python: bool = True) -> ModelCard:
     """Train the bundled model `name` and write its package to `out`,
-    replacing the package there."""
+    replacing the package there. `fresh_python=False` checks the package
+    in this process (`package_model`): the unit tests' way to save seconds."""
     from model_service.package.build import package_model
 
     recipe = RECIPES[name]
@@ -61,6 +62,7 @@ def build(name: str, out: Path, version: str = "1") -> ModelCard:
         dataset=recipe.dataset,
         trusted_types=recipe.trusted_types,
         overwrite=True,
+        fresh_python=fresh_python,
     )
 
 

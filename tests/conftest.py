@@ -1,7 +1,9 @@
 """Fixtures every level of tests can use: the bundled model packages,
 trained into a temporary directory the first time a test asks for each one
 (no binary model is committed, and a run that needs only iris trains only
-iris)."""
+iris). They are checked by loading them back in the test process: the check
+in a fresh Python, which costs seconds per package, has its own tests
+(tests/integration/test_package_build.py) and guards the images' builds."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class ModelDirs(Mapping[str, Path]):
         if name not in RECIPES:
             raise KeyError(name)
         if name not in self._built:
-            build(name, self._root / name)
+            build(name, self._root / name, fresh_python=False)
             self._built[name] = self._root / name
         return self._built[name]
 
@@ -75,7 +77,7 @@ def untrusted_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from model_service import package
 
     directory = tmp_path_factory.mktemp("untrusted")
-    build("iris", directory / "iris")
+    build("iris", directory / "iris", fresh_python=False)
     iris = package.load(directory / "iris")
     package.save(
         make_pipeline(FunctionTransformer(os.system), iris.estimator), iris.card, directory

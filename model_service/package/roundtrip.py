@@ -56,19 +56,28 @@ def outputs(estimator: Any, X: Any, classifier: bool) -> np.ndarray:
     return np.asarray(estimator.predict(X), dtype=np.float64)
 
 
-def main(argv: list[str] | None = None) -> int:
+def load_and_predict(directory: Path, rows: Sequence[Sequence[Cell]]) -> np.ndarray:
+    """Load the package at `directory` as the service does and predict `rows`.
+    Raises `PackageError` when the package is refused."""
     from model_service import package
 
+    loaded = package.load(directory)
+    card = loaded.card
+    X = model_input(card.features, rows, hasattr(loaded.estimator, "feature_names_in_"))
+    return outputs(loaded.estimator, X, card.is_classifier)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model_service.package import PackageError
+
     args = sys.argv[1:] if argv is None else argv
+    rows = orjson.loads(sys.stdin.buffer.read())
     try:
-        loaded = package.load(Path(args[0]))
-    except package.PackageError as exc:
+        answered = load_and_predict(Path(args[0]), rows)
+    except PackageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    card = loaded.card
-    rows = orjson.loads(sys.stdin.buffer.read())
-    X = model_input(card.features, rows, hasattr(loaded.estimator, "feature_names_in_"))
-    sys.stdout.buffer.write(orjson.dumps(outputs(loaded.estimator, X, card.is_classifier).tolist()))
+    sys.stdout.buffer.write(orjson.dumps(answered.tolist()))
     return 0
 
 
