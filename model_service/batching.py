@@ -57,7 +57,7 @@ class MicroBatcher:
     event loop (each server worker process has its own)."""
 
     compute: Compute
-    max_wait: float = 0.002
+    max_wait: float = 0.005
     max_rows: int = 256
     _waiting: list[_Job] = field(default_factory=list, init=False)
     _waiting_rows: int = field(default=0, init=False)

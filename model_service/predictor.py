@@ -53,7 +53,7 @@ class BatchPolicy:
     (`model_service.batching`): `auto` decides at warm-up by timing one row."""
 
     mode: Literal["auto", "on", "off"] = "auto"
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 5.0
     max_rows: int = 256
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         "linear model), measured at warm-up.",
     )
     batch_wait_ms: float = Field(
-        default=2.0,
+        default=5.0,
         ge=0,
         description="Longest a request waits for a batch in flight before its own batch starts.",
     )
