@@ -257,12 +257,13 @@ def _header(argv: list[str] | None) -> str:
     )
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    wrk_version = ((wrk.stdout or wrk.stderr).splitlines() or ["wrk"])[0].split(" Copyright")[0]
     load1, load5, _ = os.getloadavg()
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     return (
         f"Machine: {cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB, Linux "
         f"{platform.release()}, Python {platform.python_version()}, "
-        f"{(wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else 'wrk'}. "
+        f"{wrk_version}. "
         f"Load average when the run ended: {load1:.1f} (1 min), {load5:.1f} (5 min).\n\n"
         f"Command: `{command}`\n\n"
     )
