@@ -278,9 +278,10 @@ def _stop_with_request_in_flight(
 
 def _reading(pid: int, port: int) -> bool:
     """Whether the container (its main process `pid`, seen from the host)
-    has accepted a connection on `port` and read everything sent on it so
-    far: its listening socket's accept queue is empty, and at least one
-    established connection to the port has nothing left unread."""
+    has accepted our connection on `port` and read everything sent on it so
+    far: its listening socket's accept queue is empty, and there is an
+    established connection to the port from outside the container (the
+    HEALTHCHECK's come from loopback) with nothing left unread."""
     listening, established = [], []
     for table in ("tcp", "tcp6"):
         try:
@@ -289,12 +290,23 @@ def _reading(pid: int, port: int) -> bool:
             continue
         for line in lines:
             fields = line.split()
-            local, state, queues = fields[1], fields[3], fields[4]
+            local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
             if int(local.rsplit(":", 1)[1], 16) != port:
                 continue
             unread = int(queues.split(":")[1], 16)
-            (listening if state == "0A" else established if state == "01" else []).append(unread)
-    return bool(established) and not any(listening) and not any(established)
+            if state == "0A":
+                listening.append(unread)
+            elif state == "01" and not _loopback(remote.rsplit(":", 1)[0]):
+                established.append(unread)
+    return bool(listening) and bool(established) and not any(listening + established)
+
+
+def _loopback(address: str) -> bool:
+    """An address as /proc/net/tcp{,6} writes it (hex, little-endian words)."""
+    if len(address) == 8:  # IPv4: 127.0.0.1 is 0100007F
+        return address.endswith("7F")
+    v4_mapped = address.startswith("0000000000000000FFFF0000") and address.endswith("7F")
+    return v4_mapped or address == "00000000000000000000000001000000"  # ::1
 
 
 def _shown(outcomes: list[Outcome]) -> str:
