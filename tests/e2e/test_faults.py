@@ -55,8 +55,9 @@ def test_both_containers_are_hardened(stack: Stack) -> None:
         assert info["Config"]["StopTimeout"] == STOP_GRACE_SECONDS, service
 
 
-def answered_by(model: str) -> object:
-    return lambda outcomes: sum(o.kind == "ok" and o.model.startswith(model) for o in outcomes)
+def answered(outcomes: list[Outcome], model: str) -> int:
+    """How many predictions of `model` (its form's id, name first) were answered."""
+    return sum(o.kind == "ok" and o.model.startswith(model) for o in outcomes)
 
 
 def test_a_model_swap_under_traffic_fails_no_request(
@@ -65,13 +66,13 @@ def test_a_model_swap_under_traffic_fails_no_request(
     web_before = stack.inspect(stack.container_id("web_app"))
     traffic = Traffic(stack.web_url, users=3, interval=0.5, max_seconds=400).start()
     try:
-        traffic.wait_for("answers from iris", lambda o: answered_by("iris:")(o) >= 9, 120)
+        traffic.wait_for("answers from iris", lambda o: answered(o, "iris:") >= 9, 120)
         swapped_at = time.monotonic()
         stack.env["MODEL_IMAGE"] = built_images["wine"]
         stack.compose_run("up", "-d", "model_service", timeout=300)
         up_returned = time.monotonic() - swapped_at
-        # Every user has moved on to the wine form and been answered.
-        traffic.wait_for("answers from wine", lambda o: answered_by("wine:")(o) >= 9, 300)
+        # As many answers from wine as there were from iris: the users moved on.
+        traffic.wait_for("answers from wine", lambda o: answered(o, "wine:") >= 9, 300)
     finally:
         outcomes = traffic.stop()
     before = [o for o in outcomes if o.sent < swapped_at]
@@ -108,7 +109,7 @@ def test_a_killed_model_under_traffic_shows_only_friendly_pages_and_recovers(
     web_before = stack.inspect(stack.container_id("web_app"))
     traffic = Traffic(stack.web_url, users=3, interval=0.5, max_seconds=400).start()
     try:
-        traffic.wait_for("answers before the kill", lambda o: answered_by("wine:")(o) >= 6, 120)
+        traffic.wait_for("answers before the kill", lambda o: answered(o, "wine:") >= 6, 120)
         pid = stack.inspect(container)["State"]["Pid"]
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)  # a crash, not `docker kill` (a deliberate stop)
