@@ -16,8 +16,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 import orjson
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from model_service import errors, openapi, package
+from model_service.fastpath import PredictionFastPath
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
@@ -96,12 +98,31 @@ def create_app(
     app.state.predictor = None
     app.state.load_error = None
     app.state.model_headers = ()
-    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    _stack_layers(app)
     errors.install(app)
     app.include_router(native.router)
     app.include_router(v2.router)
     openapi.install(app)
     return app
+
+
+def _stack_layers(app: FastAPI) -> None:
+    """The ASGI layers in front of FastAPI's routing, outermost first; the
+    one place to add another (an outer one goes first in the list).
+    FastAPI's own exception layers stay outside them all.
+
+    - RequestContext: request id, model headers, metrics, access log, the
+      last-resort 500 (model_service.middleware);
+    - PredictionFastPath: answers the prediction routes without FastAPI's
+      routing (model_service.fastpath); inside the request context, so both
+      paths log, count and label alike.
+    """
+    layers = [
+        Middleware(RequestContext, metrics=app.state.metrics),
+        Middleware(PredictionFastPath),
+    ]
+    # What add_middleware does, for the whole list: the first one is outermost.
+    app.user_middleware[:0] = layers
 
 
 def prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:

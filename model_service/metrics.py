@@ -51,6 +51,7 @@ class Metrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
+        self._rows_children: dict[str, Counter] = {}
         self.model = Gauge(
             "model_info",
             "The model being served (value 1).",
@@ -62,7 +63,11 @@ class Metrics:
         self.model.labels(card.name, card.version, card.task).set(1)
 
     def rows_predicted(self, path: str, rows: int) -> None:
-        self.rows.labels("v2" if path.startswith("/v2/") else "native").inc(rows)
+        protocol = "v2" if path.startswith("/v2/") else "native"
+        child = self._rows_children.get(protocol)
+        if child is None:
+            child = self._rows_children[protocol] = self.rows.labels(protocol)
+        child.inc(rows)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         # The labelled children are looked up once per label set and kept:
