@@ -44,11 +44,17 @@ def create_app(
     settings: Settings,
     model: ModelPackage | None = None,
     on_load_failure: Callable[[str], None] | None = None,
+    load_before_serving: bool = False,
 ) -> FastAPI:
     """The endpoint. With `model`, it serves that package from the start;
     without, it loads the configured one in the background after the port is
     bound, answering 503 until then, and calls `on_load_failure` with a
-    one-line reason if the package cannot be served."""
+    one-line reason if the package cannot be served.
+
+    `load_before_serving` (worker processes, model_service.workers): the
+    lifespan's start-up loads the model, so the worker accepts no
+    connection before it is ready, and a package it cannot serve fails its
+    start-up (after `on_load_failure`), which stops the whole server."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,14 +63,20 @@ def create_app(
             predictor.warm_up()
             _serve(app, model, predictor)
             yield
+        elif load_before_serving:
+            if not await _load(app):
+                raise RuntimeError(f"cannot serve the model: {app.state.load_error}")
+            yield
         else:
             _announce(app, settings)
-            loader = asyncio.create_task(_load_in_background(app))
+            loader = asyncio.create_task(_load(app))
             yield
             loader.cancel()
         app.state.predictor = None
 
-    async def _load_in_background(app: FastAPI) -> None:
+    async def _load(app: FastAPI) -> bool:
+        """Load, check and warm up the configured package; False (the
+        reason logged and reported) if it cannot be served."""
         try:
             # Importing scikit-learn and skops and rebuilding the model take
             # seconds; a worker thread keeps /ping answering 503 meanwhile.
@@ -81,8 +93,9 @@ def create_app(
             app.state.load_error = reason
             if on_load_failure is not None:
                 on_load_failure(reason)
-            return
+            return False
         _serve(app, loaded, predictor)
+        return True
 
     app = FastAPI(
         title="sklearn endpoint",

@@ -1,9 +1,24 @@
 """Prometheus metrics of one app instance (its own registry, so several
-apps in one process, as in the tests, do not share counters)."""
+apps in one process, as in the tests, do not share counters).
+
+With worker processes (model_service.workers), prometheus_client's
+multiprocess mode: `PROMETHEUS_MULTIPROC_DIR` is set before the workers
+start, each writes its values to files there, and `/metrics` sums them over
+all workers, whichever one answers the scrape."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.card import ModelCard
 
@@ -57,7 +72,22 @@ class Metrics:
             "The model being served (value 1).",
             ("name", "version", "task"),
             registry=self.registry,
+            # every worker serves the same model: one series, not one per worker
+            multiprocess_mode="max",
         )
+
+    #: the media type of `exposition()`
+    content_type = CONTENT_TYPE_LATEST
+
+    def exposition(self) -> bytes:
+        """The text a scraper reads: this app's metrics, or in multiprocess
+        mode those of every worker, summed."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, directory)
+        return generate_latest(registry)
 
     def model_loaded(self, card: ModelCard) -> None:
         self.model.labels(card.name, card.version, card.task).set(1)

@@ -11,7 +11,6 @@ from http import HTTPStatus
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model_service import inputs
 from model_service.bodies import read_body
@@ -64,9 +63,8 @@ async def metadata(request: Request, predictor: PredictorDep) -> Response:
 
 @router.get("/metrics", **docs.METRICS)
 async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    metrics = request.app.state.metrics
+    return Response(metrics.exposition(), media_type=metrics.content_type)
 
 
 @router.get("/problems/{slug}", include_in_schema=False)
