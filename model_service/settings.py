@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
+        # 1 by measurement: on a 2-core machine shared with the load, two
+        # workers gave more requests/s but a worse p99, a slower start and
+        # twice the memory (docs/native-api.md#worker-processes).
         description="Worker processes serving the port (model_service.workers); "
         "1 serves from this process.",
     )
