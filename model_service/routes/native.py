@@ -44,10 +44,11 @@ async def answer_invocations(call: Call) -> Answer:
     )
 
 
+# Declared for the OpenAPI document, the 405s and the metrics' route
+# template; under the server, model_service.fastpath answers it first. (A
+# comment, not a docstring: FastAPI would publish a docstring in OpenAPI.)
 @router.post("/invocations", **docs.INVOCATIONS)
 async def invocations(request: Request) -> Response:
-    """Declared for the OpenAPI document, the 405s and the metrics' route
-    template; under the server, model_service.fastpath answers it first."""
     return (await answer_invocations(Call.from_request(request))).response()
 
 

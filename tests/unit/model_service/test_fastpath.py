@@ -216,3 +216,11 @@ def _starlette_match(path: str) -> tuple[str, dict[str, str]] | None:
             template = getattr(route, "path", "")
             return (template, child["path_params"]) if template in fastpath._ROUTES else None
     return None
+
+
+def test_the_openapi_document_says_nothing_of_the_implementation() -> None:
+    # FastAPI publishes an endpoint's docstring as its description: the
+    # notes on how the prediction routes are answered must stay comments.
+    document = orjson.dumps(create_app(Settings()).openapi()).decode()
+    assert "fastpath" not in document
+    assert "model_service." not in document
