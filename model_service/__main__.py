@@ -27,6 +27,11 @@ from model_service.package import PackageError
 from model_service.settings import Settings
 
 EXIT_BAD_PACKAGE = 2
+#: On SIGTERM uvicorn stops accepting at once, then waits this long for the
+#: requests in flight to be answered (a 10,000-row batch included) before
+#: cancelling them. Under compose's stop_grace_period (30 s in
+#: docker-compose.yml), so the answer comes before any SIGKILL.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             return refuse(str(exc))
     logs.configure(settings.log_level)
     if settings.workers > 1:
-        failure = workers.serve(settings)
+        failure = workers.serve(settings, GRACEFUL_SHUTDOWN_SECONDS)
         return refuse(failure) if failure is not None else 0
     failures: list[str] = []
 
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # No X-Forwarded-For rewriting: nothing here uses the client address,
         # and the layer costs a little on every request.
         proxy_headers=False,

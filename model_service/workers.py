@@ -40,9 +40,10 @@ FAILURE_FILE = "MODEL_SERVICE_WORKER_FAILURE_FILE"
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def serve(settings: Settings) -> str | None:
+def serve(settings: Settings, graceful_shutdown_seconds: float) -> str | None:
     """Run `settings.workers` workers until the server stops; the reason
-    the package could not be served, if that is why it stopped."""
+    the package could not be served, if that is why it stopped. Each worker
+    gives requests in flight `graceful_shutdown_seconds` on a stop."""
     run_dir = Path(tempfile.mkdtemp(prefix="model-service-"))
     metrics_dir = run_dir / "metrics"
     metrics_dir.mkdir()
@@ -61,7 +62,7 @@ def serve(settings: Settings) -> str | None:
             access_log=False,  # the request middleware logs each request
             loop="uvloop",
             http="httptools",
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=graceful_shutdown_seconds,
             proxy_headers=False,  # as in the single process (model_service.__main__)
         )
         return failure.read_text() if failure.exists() else None

@@ -44,11 +44,12 @@ def test_serve_runs_uvicorn_workers_on_uvloop_and_httptools(
     for name in ("PROMETHEUS_MULTIPROC_DIR", workers.FAILURE_FILE):
         monkeypatch.setenv(name, "")  # restored after the test
     monkeypatch.setenv("MODEL_SERVICE_MODEL_DIR", "")
-    assert workers.serve(Settings(model_dir=tmp_path, workers=2)) is None
+    assert workers.serve(Settings(model_dir=tmp_path, workers=2), 20) is None
     assert seen["app"] == "model_service.workers:worker_app"
     assert seen["factory"] is True
     assert seen["workers"] == 2
     assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+    assert seen["timeout_graceful_shutdown"] == 20
     assert not Path(seen["multiproc"]).exists()  # removed once the server stops
 
 
@@ -56,13 +57,13 @@ def test_serve_hands_back_a_workers_reason(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(workers.uvicorn, "run", lambda app, **_: workers._report("broken: why"))
     for name in ("PROMETHEUS_MULTIPROC_DIR", workers.FAILURE_FILE, "MODEL_SERVICE_MODEL_DIR"):
         monkeypatch.setenv(name, "")
-    assert workers.serve(Settings(model_dir=tmp_path, workers=2)) == "broken: why"
+    assert workers.serve(Settings(model_dir=tmp_path, workers=2), 20) == "broken: why"
 
 
 def test_main_with_workers_refuses_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, model_dirs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(workers, "serve", lambda settings: f"{settings.workers} said no")
+    monkeypatch.setattr(workers, "serve", lambda settings, _: f"{settings.workers} said no")
     assert main(["--model-dir", str(model_dirs["iris"]), "--workers", "2"]) == EXIT_BAD_PACKAGE
     assert capsys.readouterr().err.endswith(": 2 said no\n")
 
