@@ -40,7 +40,7 @@ FAILURE_FILE = "MODEL_SERVICE_WORKER_FAILURE_FILE"
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def serve(settings: Settings, graceful_shutdown_seconds: float) -> str | None:
+def serve(settings: Settings, graceful_shutdown_seconds: int) -> str | None:
     """Run `settings.workers` workers until the server stops; the reason
     the package could not be served, if that is why it stopped. Each worker
     gives requests in flight `graceful_shutdown_seconds` on a stop."""
