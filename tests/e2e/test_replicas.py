@@ -1,0 +1,156 @@
+"""Three replicas of the model service on one host, as the README's
+"Scaling out" section runs them: `docker compose up --scale model_service=3`.
+
+Each replica publishes the endpoint on a loopback port the host picked
+(`docker compose port --index N`), which is also how the test reads each
+replica's own `/metrics`. The web app finds the replicas by the service's
+name (web_app/endpoint/replicas.py); the tests check that every replica
+serves a share of the users' predictions, and that stopping one replica and
+killing another under a steady stream of predictions fails no request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.compose import Stack, docker_ready, free_port, http_get, run, wait_for
+from tests.support.stream import PredictionStream
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+REPLICAS = 3
+SERVED = re.compile(
+    r'^http_requests_total\{[^}]*route="/invocations"[^}]*status="200"[^}]*\}\s+([0-9.e+]+)$',
+    re.M,
+)
+
+
+@pytest.fixture(scope="module")
+def replicas(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[Stack]:
+    """The stack with three model replicas, the endpoint's host port left
+    to the host (the compose file's default), the web app on loopback."""
+    compose = docker_ready()
+    project = f"sklearn-e2e-replicas-{secrets.token_hex(3)}"
+    web_port = free_port()
+    env = {
+        **os.environ,
+        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
+        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
+        "MODEL_IMAGE": built_images["iris"],
+        "WEB_APP_IMAGE": built_images["web"],
+        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
+    }
+    env.pop("MODEL_SERVICE_PUBLISH_PORT", None)  # the default: a free port per replica
+    env.pop("WEB_APP_SECRET_KEY", None)
+    stack = Stack(compose, project, env, web_port, 0, timings)
+    try:
+        started = time.monotonic()
+        stack.compose_run("up", "-d", "--scale", f"model_service={REPLICAS}", timeout=300)
+        wait_for(
+            f"{REPLICAS} model replicas and the web app healthy",
+            lambda: (
+                _healthy(stack, "model_service") == REPLICAS and _healthy(stack, "web_app") == 1
+            ),
+            timeout=240,
+        )
+        timings["replicas: up to healthy (s)"] = round(time.monotonic() - started, 1)
+        yield stack
+    finally:
+        stack.compose_run("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+
+
+def _healthy(stack: Stack, service: str) -> int:
+    ids = stack.container_ids(service)
+    return sum(stack.inspect(c)["State"].get("Health", {}).get("Status") == "healthy" for c in ids)
+
+
+def _replica_ports(stack: Stack) -> dict[str, int]:
+    """Container id -> the loopback port its endpoint is published on."""
+    ports = {}
+    for container in stack.container_ids("model_service"):
+        bindings = stack.inspect(container)["NetworkSettings"]["Ports"]["8080/tcp"]
+        assert [b["HostIp"] for b in bindings] == ["127.0.0.1"], bindings
+        ports[container] = int(bindings[0]["HostPort"])
+    return ports
+
+
+def _served(port: int) -> float:
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200, body[:300]
+    return sum(float(n) for n in SERVED.findall(body))
+
+
+def _failed_calls(stack: Stack) -> list[str]:
+    """The web app's log lines about calls to the endpoint that failed."""
+    logs = run(["docker", "logs", stack.container_id("web_app")], check=False)
+    lines = (logs.stdout + logs.stderr).splitlines()
+    return [line for line in lines if "failed" in line][-10:]
+
+
+def test_each_replica_has_a_loopback_port_the_host_picked(replicas: Stack) -> None:
+    ports = _replica_ports(replicas)
+    assert len(ports) == REPLICAS
+    assert len(set(ports.values())) == REPLICAS
+    # `compose port` tells the same ports, replica by replica.
+    told = set()
+    for index in range(1, REPLICAS + 1):
+        out = replicas.compose_run("port", "--index", str(index), "model_service", "8080")
+        host, _, port = out.stdout.strip().rpartition(":")
+        assert host == "127.0.0.1", out.stdout
+        told.add(int(port))
+    assert told == set(ports.values())
+    for port in ports.values():
+        assert http_get(f"http://127.0.0.1:{port}/ping")[0] == 200
+
+
+def test_every_replica_serves_a_share(replicas: Stack, timings: dict[str, float]) -> None:
+    ports = _replica_ports(replicas)
+    before = {c: _served(p) for c, p in ports.items()}
+    stream = PredictionStream(replicas.web_url, interval=0.0, max_requests=150, max_seconds=120)
+    tally = stream.start().wait(150)
+    assert tally.failed == 0, tally.failures[:5]
+    assert tally.served == 150
+    served = {c: _served(p) - before[c] for c, p in ports.items()}
+    total = sum(served.values())
+    # Every prediction the people got came from one of the replicas...
+    assert total == tally.served, served
+    shares = {c[:12]: round(n / total, 2) for c, n in served.items()}
+    for number, share in enumerate(sorted(shares.values()), 1):
+        timings[f"replicas: share of 150 predictions, replica {number}"] = share
+    # ...and each replica took a real share of them, not a stray request.
+    assert all(share >= 0.15 for share in shares.values()), shares
+
+
+def test_losing_replicas_under_a_steady_stream_fails_no_request(
+    replicas: Stack, timings: dict[str, float]
+) -> None:
+    ids = replicas.container_ids("model_service")
+    assert len(ids) == REPLICAS
+    stream = PredictionStream(replicas.web_url, interval=0.02, max_requests=5000, max_seconds=120)
+    stream.start()
+    try:
+        time.sleep(3)
+        # A graceful stop (SIGTERM: uvicorn finishes what it has) ...
+        run(["docker", "stop", "--time", "10", ids[1]])
+        time.sleep(3)
+        # ... and a crash (SIGKILL: nothing finishes, connections reset).
+        run(["docker", "kill", ids[2]])
+        time.sleep(5)
+    finally:
+        tally = stream.stop()
+    timings["replicas: predictions during the loss of 2 of 3 replicas"] = tally.served
+    timings["replicas: failed during the loss of 2 of 3 replicas"] = tally.failed
+    assert tally.failed == 0, (tally.failures[:5], _failed_calls(replicas))
+    assert tally.served > 50, tally
+    # The survivor answers, and the web app still says the endpoint is ready.
+    wait_for(
+        "the web app healthy on the remaining replica",
+        lambda: http_get(f"{replicas.web_url}/healthz")[0] == 200,
+        timeout=30,
+    )
