@@ -7,7 +7,7 @@ replica's own `/metrics`. The web app finds the replicas by the service's
 name (web_app/endpoint/replicas.py); the tests check that every replica
 serves a share of the users' predictions, that stopping one replica under
 a steady stream of predictions fails no request, and that killing another
-loses at most the one request it was answering.
+loses at most the one request sent to it as it died.
 """
 
 from __future__ import annotations
@@ -98,13 +98,12 @@ def test_each_replica_has_a_loopback_port_the_host_picked(replicas: Stack) -> No
     ports = _replica_ports(replicas)
     assert len(ports) == REPLICAS
     assert len(set(ports.values())) == REPLICAS
-    # `compose port` tells the same ports, replica by replica.
+    # `compose port` tells the same ports, replica by replica, on loopback.
     told = set()
     for index in range(1, REPLICAS + 1):
-        out = replicas.compose_run("port", "--index", str(index), "model_service", "8080")
-        host, _, port = out.stdout.strip().rpartition(":")
-        assert host == "127.0.0.1", out.stdout
-        told.add(int(port))
+        host, port = replicas.published("model_service", 8080, index)
+        assert host == "127.0.0.1"
+        told.add(port)
     assert told == set(ports.values())
     for port in ports.values():
         assert http_get(f"http://127.0.0.1:{port}/ping")[0] == 200
@@ -135,10 +134,13 @@ def _stream_through(stack: Stack, event: Callable[[], None]) -> Tally:
     stream.start()
     try:
         time.sleep(3)
+        event_at = time.monotonic() - stream.started
         event()
         time.sleep(5)
     finally:
         tally = stream.stop()
+    if tally.failed:
+        tally.failures.insert(0, f"(the event began at {event_at:.2f} s)")
     return tally
 
 
@@ -160,11 +162,13 @@ def test_stopping_a_replica_under_a_steady_stream_fails_no_request(
 def test_killing_a_replica_loses_at_most_the_request_it_was_answering(
     replicas: Stack, timings: dict[str, float]
 ) -> None:
-    """`docker kill`: the replica dies with the request it was answering, if
-    any. That one is lost: it was sent, and the web app never sends a
-    request twice (web_app/endpoint/replicas.py). The stream sends one
-    request at a time, so at most one fails; every later one is answered
-    by the remaining replica, none is sent to the dead one and lost."""
+    """`docker kill`: nothing of the replica says goodbye. The request sent
+    to it around the kill is lost: the one it was answering, or (as
+    measured here, at every kill) the next one, sent over a kept-alive
+    connection that no FIN had closed, and answered with a reset. It was
+    sent, and the web app never sends a request twice
+    (web_app/endpoint/replicas.py). The stream sends one request at a time,
+    so at most one fails; every later one goes to the remaining replica."""
     running = [c for c in replicas.container_ids("model_service") if _is_running(replicas, c)]
     assert len(running) == REPLICAS - 1
     tally = _stream_through(replicas, lambda: run(["docker", "kill", running[0]]))
@@ -173,7 +177,7 @@ def test_killing_a_replica_loses_at_most_the_request_it_was_answering(
     failed_calls = _failed_calls(replicas)
     assert tally.failed <= 1, (tally.failures[:5], failed_calls)
     if tally.failed:
-        # The lost one was under way on the killed replica, not sent after.
+        # A connection broke under the lost one: it was not refused, so it was sent.
         assert "broke before an answer" in failed_calls[-1], failed_calls
     assert tally.served > 50, tally
     wait_for(

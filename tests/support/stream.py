@@ -55,6 +55,7 @@ class PredictionStream:
         self.tally = Tally()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="prediction-stream", daemon=True)
 
     def start(self) -> PredictionStream:
@@ -83,7 +84,8 @@ class PredictionStream:
 
     def _run(self) -> None:
         session = requests.Session()
-        deadline = time.monotonic() + self.max_seconds
+        self.started = time.monotonic()
+        deadline = self.started + self.max_seconds
         fields: dict[str, str] | None = None
         for _ in range(self.max_requests):
             if self._stop.is_set() or time.monotonic() > deadline:
@@ -103,7 +105,9 @@ class PredictionStream:
                     self.tally.model_changed += 1
                 else:
                     self.tally.failed += 1
-                    self.tally.failures.append(detail)
+                    # When it failed, in seconds since the stream started.
+                    at = time.monotonic() - self.started
+                    self.tally.failures.append(f"{at:.2f} s: {detail}")
             if outcome != "served":
                 fields = None  # read the form again, as a person would
             self._stop.wait(self.interval)
