@@ -21,6 +21,9 @@ and the inspector still see the service's URL):
   once; a request that was sent is never sent again from here (`retry`
   decides, and only for what never reached a server).
 
+An `https` endpoint is reached by its name, unbalanced: a certificate is
+checked against the name, not a replica's address.
+
 When the name does not resolve at all (a model swap, the only replica
 restarting) the request goes out on the service's own URL, so the caller
 meets the same "no such host" as without this adapter and `retry` waits for
@@ -103,6 +106,11 @@ class ReplicaAdapter(BaseAdapter):
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         parts = urlsplit(str(request.url))
+        if parts.scheme != "http":
+            # TLS checks the certificate against the name in the URL, so an
+            # https endpoint is reached by its name (and balanced by whatever
+            # terminates TLS in front of it).
+            return self._direct_pool().send(request, **kwargs)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         tried: set[str] = set()

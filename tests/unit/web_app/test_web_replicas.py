@@ -182,3 +182,14 @@ def test_the_web_app_balances_by_default() -> None:
     assert isinstance(session.get_adapter(f"{URL}/invocations"), ReplicaAdapter)
     # Anything else keeps requests' own adapter.
     assert not isinstance(session.get_adapter("http://elsewhere:80/"), ReplicaAdapter)
+
+
+def test_an_https_endpoint_is_reached_by_its_name() -> None:
+    replicas = Replicas(["10.0.0.2", "10.0.0.3"])
+    adapter = replicas.adapter()
+    session = requests.Session()
+    session.mount("https://model_service:8080/", adapter)
+    assert session.get("https://model_service:8080/ping").status_code == 200
+    # The certificate names the service, so the URL keeps the name.
+    assert replicas.pools[0].requests[0].url == "https://model_service:8080/ping"
+    assert replicas.resolutions == 0
