@@ -159,7 +159,7 @@ def test_stopping_a_replica_under_a_steady_stream_fails_no_request(
     assert tally.served > 50, tally
 
 
-def test_killing_a_replica_loses_at_most_the_request_it_was_answering(
+def test_killing_a_replica_loses_at_most_the_request_sent_as_it_died(
     replicas: Stack, timings: dict[str, float]
 ) -> None:
     """`docker kill`: nothing of the replica says goodbye. The request sent
