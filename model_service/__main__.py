@@ -27,6 +27,11 @@ from model_service.package import PackageError
 from model_service.settings import Settings
 
 EXIT_BAD_PACKAGE = 2
+#: On SIGTERM uvicorn stops accepting at once, then waits this long for the
+#: requests in flight to be answered (a 10,000-row batch included) before
+#: cancelling them. Under compose's stop_grace_period (30 s in
+#: docker-compose.yml), so the answer comes before any SIGKILL.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = uvicorn.Server(config)
     server.run()
