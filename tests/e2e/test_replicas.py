@@ -16,12 +16,12 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.compose import Stack, docker_ready, free_port, http_get, run, wait_for
-from tests.support.stream import PredictionStream, Tally
+from tests.support.stream import around, predictions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -112,36 +112,18 @@ def test_each_replica_has_a_loopback_port_the_host_picked(replicas: Stack) -> No
 def test_every_replica_serves_a_share(replicas: Stack, timings: dict[str, float]) -> None:
     ports = _replica_ports(replicas)
     before = {c: _served(p) for c, p in ports.items()}
-    stream = PredictionStream(replicas.web_url, interval=0.0, max_requests=150, max_seconds=120)
-    tally = stream.start().wait(150)
-    assert tally.failed == 0, tally.failures[:5]
-    assert tally.served == 150
+    answered = predictions(replicas.web_url, 150)
+    assert not answered.failed, answered.failures(0)
+    assert answered.served == 150
     served = {c: _served(p) - before[c] for c, p in ports.items()}
     total = sum(served.values())
-    # Every prediction the people got came from one of the replicas...
-    assert total == tally.served, served
+    # Every prediction the person got came from one of the replicas...
+    assert total == answered.served, served
     shares = {c[:12]: round(n / total, 2) for c, n in served.items()}
     for number, share in enumerate(sorted(shares.values()), 1):
         timings[f"replicas: share of 150 predictions, replica {number}"] = share
     # ...and each replica took a real share of them, not a stray request.
     assert all(share >= 0.15 for share in shares.values()), shares
-
-
-def _stream_through(stack: Stack, event: Callable[[], None]) -> Tally:
-    """A steady stream of predictions through the web app, with `event`
-    happening 3 s in, and 5 s more after it."""
-    stream = PredictionStream(stack.web_url, interval=0.02, max_requests=5000, max_seconds=120)
-    stream.start()
-    try:
-        time.sleep(3)
-        event_at = time.monotonic() - stream.started
-        event()
-        time.sleep(5)
-    finally:
-        tally = stream.stop()
-    if tally.failed:
-        tally.failures.insert(0, f"(the event began at {event_at:.2f} s)")
-    return tally
 
 
 def test_stopping_a_replica_under_a_steady_stream_fails_no_request(
@@ -152,11 +134,13 @@ def test_stopping_a_replica_under_a_steady_stream_fails_no_request(
     it has; then the name no longer resolves to it."""
     ids = replicas.container_ids("model_service")
     assert len(ids) == REPLICAS
-    tally = _stream_through(replicas, lambda: run(["docker", "stop", "--time", "10", ids[0]]))
-    timings["replicas: predictions while one of 3 stops"] = tally.served
-    timings["replicas: failed while one of 3 stops"] = tally.failed
-    assert tally.failed == 0, (tally.failures[:5], _failed_calls(replicas))
-    assert tally.served > 50, tally
+    answered, began = around(
+        replicas.web_url, lambda: run(["docker", "stop", "--time", "10", ids[0]])
+    )
+    timings["replicas: predictions while one of 3 stops"] = answered.served
+    timings["replicas: failed while one of 3 stops"] = len(answered.failed)
+    assert not answered.failed, (answered.failures(began), _failed_calls(replicas))
+    assert answered.served > 50, answered
 
 
 def test_killing_a_replica_loses_at_most_the_request_sent_as_it_died(
@@ -171,15 +155,15 @@ def test_killing_a_replica_loses_at_most_the_request_sent_as_it_died(
     so at most one fails; every later one goes to the remaining replica."""
     running = [c for c in replicas.container_ids("model_service") if _is_running(replicas, c)]
     assert len(running) == REPLICAS - 1
-    tally = _stream_through(replicas, lambda: run(["docker", "kill", running[0]]))
-    timings["replicas: predictions while one of 2 is killed"] = tally.served
-    timings["replicas: failed while one of 2 is killed"] = tally.failed
+    answered, began = around(replicas.web_url, lambda: run(["docker", "kill", running[0]]))
+    timings["replicas: predictions while one of 2 is killed"] = answered.served
+    timings["replicas: failed while one of 2 is killed"] = len(answered.failed)
     failed_calls = _failed_calls(replicas)
-    assert tally.failed <= 1, (tally.failures[:5], failed_calls)
-    if tally.failed:
+    assert len(answered.failed) <= 1, (answered.failures(began), failed_calls)
+    if answered.failed:
         # A connection broke under the lost one: it was not refused, so it was sent.
         assert "broke before an answer" in failed_calls[-1], failed_calls
-    assert tally.served > 50, tally
+    assert answered.served > 50, answered
     wait_for(
         "the web app healthy on the remaining replica",
         lambda: http_get(f"{replicas.web_url}/healthz")[0] == 200,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support.compose import REPO, docker_ready, free_port, http_get, run, wait_for
-from tests.support.stream import PredictionStream
+from tests.support.stream import around
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -160,12 +160,11 @@ def test_stack_runs_hardened_replicas(swarm_stack: SwarmStack) -> None:
 def test_rolling_the_model_from_iris_to_wine_fails_no_request(
     swarm_stack: SwarmStack, timings: dict[str, float]
 ) -> None:
-    stream = PredictionStream(
-        swarm_stack.web_url, interval=0.05, max_requests=20_000, max_seconds=400
-    )
-    stream.start()
-    try:
-        time.sleep(3)
+    service = swarm_stack.service("model_service")
+    took: list[float] = []  # the rollout's seconds, and how it ended
+    ended: list[str] = []
+
+    def roll() -> None:
         started = time.monotonic()
         run(
             [
@@ -176,7 +175,7 @@ def test_rolling_the_model_from_iris_to_wine_fails_no_request(
                 "--no-resolve-image",
                 "--image",
                 swarm_stack.images["wine"],
-                swarm_stack.service("model_service"),
+                service,
             ]
         )
         wait_for(
@@ -188,20 +187,18 @@ def test_rolling_the_model_from_iris_to_wine_fails_no_request(
             timeout=300,
             interval=0.5,
         )
-        rollout = time.monotonic() - started
-        state = swarm_stack.update_state("model_service")
-        time.sleep(5)  # and a while on the new model
-    finally:
-        tally = stream.stop()
-    timings["swarm: rollout iris -> wine (s)"] = round(rollout, 1)
-    timings["swarm: predictions served during the rollout"] = tally.served
-    timings["swarm: 'model changed' answers during the rollout"] = tally.model_changed
-    timings["swarm: failed during the rollout"] = tally.failed
-    assert state == "completed", f"the update ended {state}"
-    assert tally.failed == 0, tally.failures[:5]
-    # The stream saw both models, and ended on wine.
-    served = {model.split(":")[0] for model in tally.models}
-    assert served == {"iris", "wine"}, tally.models
+        took.append(time.monotonic() - started)
+        ended.append(swarm_stack.update_state("model_service"))
+
+    answered, began = around(swarm_stack.web_url, roll, interval=0.05)
+    timings["swarm: rollout iris -> wine (s)"] = round(took[0], 1)
+    timings["swarm: predictions served during the rollout"] = answered.served
+    timings["swarm: 'model changed' answers during the rollout"] = answered.changed
+    timings["swarm: failed during the rollout"] = len(answered.failed)
+    assert ended == ["completed"], f"the update ended {ended}"
+    assert not answered.failed, answered.failures(began)[:5]
+    # The stream was answered by both models, and ended on wine.
+    assert set(answered.models) == {"iris", "wine"}, answered.models
     status, body = http_get(f"{swarm_stack.web_url}/")
     assert status == 200
     assert "wine" in body.lower()

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
 
-from web_app.endpoint.retry import refused
+from web_app.endpoint.retry import never_sent
 
 RESOLVE_EVERY = 1.0  # seconds between two resolutions of the service's name
 
@@ -122,7 +122,7 @@ class ReplicaAdapter(BaseAdapter):
             try:
                 return self._send_to(address, request, parts, **kwargs)
             except requests.ConnectionError as exc:
-                if not _never_sent(exc) or tried >= set(self.addresses):
+                if not never_sent(exc) or tried >= set(self.addresses):
                     raise
 
     def close(self) -> None:
@@ -205,9 +205,3 @@ class ReplicaAdapter(BaseAdapter):
             if self._direct is None:
                 self._direct = self.make_pool()
             return self._direct
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """A refused or unroutable connection, or one not made in time: the
-    request did not leave this process, so another replica may take it."""
-    return refused(exc) or isinstance(exc, requests.ConnectTimeout)
