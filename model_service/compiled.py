@@ -5,7 +5,8 @@ For one row, scikit-learn spends almost all its time validating input
 standard scalers and a linear model is one affine map, so it is folded
 into a single weight matrix and evaluated with numpy. The fast path is
 used only after it has matched scikit-learn on probe rows spread over the
-training range; anything else (trees, other steps) runs through
+training range; tree ensembles have their own (`model_service.compiled_trees`);
+anything else (other steps, other models) runs through
 scikit-learn as it is, and so does every model with a categorical feature.
 """
 
@@ -40,6 +41,12 @@ def compile_estimator(
     # scikit-learn is imported here, in the loading thread, not at start-up.
     from sklearn.linear_model import LogisticRegression
 
+    from model_service.compiled_trees import compile_trees
+
+    trees = compile_trees(estimator, card, prepare)
+    if trees is not None:
+        return trees
+
     affine = _affine(estimator)
     if affine is None:
         return None
@@ -59,7 +66,7 @@ def compile_estimator(
             return None
         kernel = _linear_kernel(weights[:, 0], float(bias[0]))
         method = estimator.predict
-    probe = _probe_rows(card)
+    probe = probe_rows(card)
     reference = method(probe if prepare is None else prepare(probe))
     if not np.allclose(kernel(probe), reference, rtol=RTOL, atol=ATOL):
         log.warning("fast path disagrees with scikit-learn; not used", extra={"model": card.name})
@@ -130,7 +137,7 @@ def _linear_kernel(weights: np.ndarray, bias: float) -> Kernel:
     return predict
 
 
-def _probe_rows(card: ModelCard, n: int = 256) -> np.ndarray:
+def probe_rows(card: ModelCard, n: int = 256) -> np.ndarray:
     """The example row, the corners and random rows across (and a little
     beyond) the training range."""
     low = np.array([f.min for f in card.features])
