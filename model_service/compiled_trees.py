@@ -73,9 +73,10 @@ class FlatForest:
             if has_nan:
                 right &= ~(np.isnan(x) & self.missing_left[node])
             node = self.children[2 * node + right]
-        # (trees, rows, outputs) summed over its first axis adds tree after
-        # tree in order, as scikit-learn's accumulation does.
-        total = self.values[node].sum(axis=0)
+        # Tree after tree, in order, as scikit-learn accumulates them: a
+        # running sum is sequential by definition, where `sum` may add
+        # pairwise (and does, for one row) and round differently.
+        total = np.cumsum(self.values[node], axis=0)[-1]
         if self.divisor is not None:
             total /= self.divisor
         return total
@@ -304,7 +305,11 @@ def _threshold_rows(
     the float32 values next to it, of a node picked at random (in card
     order and units: through the scalers' inverses, so exact only when
     there are none)."""
-    internal = np.flatnonzero(forest.children[0::2] != np.arange(len(forest.feature)))
+    # (a split of NaN from the rest has an infinite threshold: no row sits on it)
+    internal = np.flatnonzero(
+        (forest.children[0::2] != np.arange(len(forest.feature)))
+        & (np.abs(forest.threshold) < np.finfo(np.float32).max)
+    )
     if internal.size == 0:
         return probe[:0]
     rng = np.random.default_rng(1)

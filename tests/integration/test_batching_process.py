@@ -1,4 +1,5 @@
-"""A 100-tree forest served by a real `python -m model_service` process:
+"""A costly model (gradient boosting, milliseconds a call however few the
+rows) served by a real `python -m model_service` process:
 batching turns itself on at warm-up, and many concurrent clients over real
 sockets each get the prediction of their own rows, in both protocols."""
 
@@ -20,24 +21,24 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def forest(
+def costly(
     model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
-    with model_service(model_dirs["iris:forest"], tmp_path_factory.mktemp("logs")) as service:
+    with model_service(model_dirs["iris:boosting"], tmp_path_factory.mktemp("logs")) as service:
         yield service
 
 
-def test_batching_turns_itself_on_for_a_forest(forest: ServiceProcess) -> None:
-    lines = [orjson.loads(line) for line in forest.output().splitlines() if "batching" in line]
+def test_batching_turns_itself_on_for_a_costly_model(costly: ServiceProcess) -> None:
+    lines = [orjson.loads(line) for line in costly.output().splitlines() if "batching" in line]
     assert [line["message"] for line in lines] == ["batching on"]
     assert lines[0]["policy"] == "auto"
     assert lines[0]["one_row_us"] > 250
 
 
 def test_concurrent_clients_get_their_own_rows(
-    forest: ServiceProcess, model_dirs: dict[str, Path]
+    costly: ServiceProcess, model_dirs: dict[str, Path]
 ) -> None:
-    estimator = package.load(model_dirs["iris:forest"]).estimator
+    estimator = package.load(model_dirs["iris:boosting"]).estimator
     rng = np.random.default_rng(7)
     rows = np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(240, 4)), 2)
     chunks = np.split(rows, 120)  # 120 requests of 2 rows
@@ -47,13 +48,13 @@ def test_concurrent_clients_get_their_own_rows(
         with requests.Session() as session:
             if i % 3 == 0:
                 response = session.post(
-                    forest.url + "/invocations", json={"instances": X.tolist()}, timeout=30
+                    costly.url + "/invocations", json={"instances": X.tolist()}, timeout=30
                 )
                 assert response.status_code == 200, response.text
                 return np.asarray(response.json()["probabilities"])
             if i % 3 == 1:
                 response = session.post(
-                    forest.url + "/invocations",
+                    costly.url + "/invocations",
                     data="\n".join(",".join(repr(v) for v in row) for row in X.tolist()),
                     headers={"Content-Type": "text/csv"},
                     timeout=30,
@@ -70,7 +71,7 @@ def test_concurrent_clients_get_their_own_rows(
                     }
                 ]
             }
-            response = session.post(forest.url + "/v2/models/iris/infer", json=document, timeout=30)
+            response = session.post(costly.url + "/v2/models/iris/infer", json=document, timeout=30)
             assert response.status_code == 200, response.text
             output = next(o for o in response.json()["outputs"] if o["name"] == "predict_proba")
             return np.asarray(output["data"]).reshape(output["shape"])

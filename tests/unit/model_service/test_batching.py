@@ -29,7 +29,7 @@ from model_service.settings import Settings
 class Model:
     """A model whose output row is a function of its input row alone (so a
     row answered to the wrong caller shows), that takes a few milliseconds a
-    call like a forest, refuses rows holding -1, and records its calls."""
+    call like gradient boosting, refuses rows holding -1, and records its calls."""
 
     def __init__(self, seconds: float = 0.003) -> None:
         self.seconds = seconds
@@ -139,17 +139,20 @@ def test_a_failing_request_fails_alone() -> None:
 
 
 @pytest.fixture(scope="module")
-def forest(model_dirs: dict[str, Path]) -> ModelPackage:
-    return package.load(model_dirs["iris:forest"])
+def costly(model_dirs: dict[str, Path]) -> ModelPackage:
+    """A model that costs milliseconds a call however few the rows: gradient
+    boosting (a forest no longer does, with its fast path,
+    `model_service.compiled_trees`)."""
+    return package.load(model_dirs["iris:boosting"])
 
 
 @pytest.mark.parametrize(
     ("name", "mode", "on"),
     [
-        ("iris:forest", "auto", True),
+        ("iris:boosting", "auto", True),
         ("iris", "auto", False),
         ("iris", "on", True),
-        ("iris:forest", "off", False),
+        ("iris:boosting", "off", False),
     ],
 )
 def test_auto_turns_batching_on_for_a_costly_model(
@@ -162,8 +165,8 @@ def test_auto_turns_batching_on_for_a_costly_model(
     predictor.warm_up()
     assert (predictor.batcher is not None) is on
     assert predictor.one_row_seconds is not None
-    if name == "iris:forest":
-        # a 100-tree forest: milliseconds a call; the folded linear model: microseconds
+    if name == "iris:boosting":
+        # gradient boosting: milliseconds a call; the folded linear model: microseconds
         assert predictor.one_row_seconds > 250e-6
 
 
@@ -293,11 +296,11 @@ def probabilities_of(body: bytes, protocol: str) -> np.ndarray:
     return np.asarray(document["probabilities"], dtype=np.float64)
 
 
-@pytest.mark.parametrize(("name", "mode"), [("iris:forest", "auto"), ("iris", "on")])
+@pytest.mark.parametrize(("name", "mode"), [("iris:boosting", "auto"), ("iris", "on")])
 def test_every_concurrent_request_gets_its_own_rows(
     model_dirs: dict[str, Path], name: str, mode: str
 ) -> None:
-    """Forest (batching on by itself) and linear (forced on), JSON, CSV and
+    """Boosting (batching on by itself) and linear (forced on), JSON, CSV and
     V2 mixed: each answer is the in-process prediction of its own rows."""
     model = package.load(model_dirs[name])
     rows = iris_rows(400, seed=3)
@@ -320,14 +323,14 @@ def test_every_concurrent_request_gets_its_own_rows(
         assert labels_of(body, protocol) == reference.predict(X).predictions.tolist()
 
 
-def test_a_bad_request_amid_good_ones_is_refused_alone(forest: ModelPackage) -> None:
+def test_a_bad_request_amid_good_ones_is_refused_alone(costly: ModelPackage) -> None:
     rows = iris_rows(60, seed=5)
     bodies = [native_json(rows[i : i + 1]) for i in range(60)]
     bad = {7: b'{"instances": [[5.1, "wide", 1.4, 0.2]]}', 31: b"5.1,3.5\n", 44: b"not json"}
     for i, body in bad.items():
         bodies[i] = ("/invocations", body, "text/csv" if i == 31 else "application/json")
 
-    answers, _ = serve_concurrently(forest, bodies)
+    answers, _ = serve_concurrently(costly, bodies)
 
     for i, (status, body) in enumerate(answers):
         if i in bad:
@@ -337,12 +340,12 @@ def test_a_bad_request_amid_good_ones_is_refused_alone(forest: ModelPackage) -> 
             assert status == 200, body
             np.testing.assert_allclose(
                 probabilities_of(body, "native"),
-                forest.estimator.predict_proba(rows[i : i + 1]),
+                costly.estimator.predict_proba(rows[i : i + 1]),
                 rtol=1e-9,
             )
 
 
-def test_range_warnings_name_the_callers_own_rows(forest: ModelPackage) -> None:
+def test_range_warnings_name_the_callers_own_rows(costly: ModelPackage) -> None:
     """Warnings are per request: row numbers count from each request's
     first row, whatever batch it was predicted in."""
     good = iris_rows(30, seed=6)
@@ -351,7 +354,7 @@ def test_range_warnings_name_the_callers_own_rows(forest: ModelPackage) -> None:
     bodies = [native_json(good[i : i + 1]) for i in range(30)]
     bodies[12] = native_json(far)
 
-    answers, _ = serve_concurrently(forest, bodies)
+    answers, _ = serve_concurrently(costly, bodies)
 
     for i, (status, body) in enumerate(answers):
         assert status == 200
