@@ -12,8 +12,10 @@ means the same family for iris and for diabetes:
 
 The choice exists so users pick the algorithm, and so the benchmark
 (`bench/`) serves the very models the peers serve: a linear model costs
-microseconds a call once folded (`model_service.compiled`), a forest
-milliseconds, which is what micro-batching (`model_service.batching`) is for.
+microseconds a call once folded (`model_service.compiled`), a forest tens of
+microseconds once flattened (`model_service.compiled_trees`), gradient
+boosting milliseconds, which is what micro-batching
+(`model_service.batching`) is for.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ missing value), or the object array itself for a model with categorical
 features fitted on an array. pandas is imported only for a model that
 needs it.
 
-Concurrent requests to a model that costs much per call (a forest) are
+Concurrent requests to a model that costs much per call (gradient boosting) are
 predicted together (`model_service.batching`); whether that pays is measured
 at warm-up (`BatchPolicy`)."""
 
@@ -41,9 +41,11 @@ MAX_WARNINGS = 100
 
 #: With `batching="auto"`, batching is on when one row costs the model more
 #: than this. Measured on this project's 2-core benchmark machine (bench/):
-#: a 100-tree forest costs ~4 ms a call and serves 3x to 10x the requests
-#: with batching; a folded linear model costs ~10 µs and loses ~20-40 %
-#: (the thread hop and the gathering cost more than its predict).
+#: a 100-tree forest in scikit-learn costs ~4-20 ms a call and serves 3x to
+#: 10x the requests with batching (gradient boosting on iris costs ~12 ms);
+#: a folded linear model costs ~10 µs and loses ~20-40 % (the thread hop
+#: and the gathering cost more than its predict), and so would a compiled
+#: forest (~60 µs, `model_service.compiled_trees`).
 AUTO_BATCH_SECONDS = 250e-6
 
 
