@@ -23,6 +23,7 @@ import uvicorn
 
 from model_service import logs, package
 from model_service.app import create_app, prepare
+from model_service.auth import TokenError
 from model_service.package import PackageError
 from model_service.settings import Settings
 
@@ -53,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_service: cannot serve {where}: {reason}", file=sys.stderr)
         return EXIT_BAD_PACKAGE
 
+    try:
+        settings.bearer_tokens()  # a token file that is not there must stop start-up
+    except TokenError as exc:
+        print(f"model_service: {exc}", file=sys.stderr)
+        return EXIT_BAD_PACKAGE
     if args.check:
         return _check(settings, refuse)
     if settings.model_dir is not None:  # the default model is built on first use instead

@@ -18,6 +18,7 @@ import orjson
 from fastapi import FastAPI
 
 from model_service import errors, openapi, package
+from model_service.auth import BearerToken
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
@@ -97,6 +98,7 @@ def create_app(
     app.state.load_error = None
     app.state.model_headers = ()
     app.add_middleware(RequestContext, metrics=app.state.metrics)
+    app.add_middleware(BearerToken, tokens=settings.bearer_tokens())  # outermost: before all else
     errors.install(app)
     app.include_router(native.router)
     app.include_router(v2.router)

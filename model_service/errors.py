@@ -9,6 +9,7 @@ descriptions and the V2 statuses are derived from `PROBLEM_CLASSES`::
     ProblemError
     ├── PayloadError             (the contract's 4xx, see shared.problems)
     │   ├── BadRequest           400  a path or query parameter is not valid
+    │   ├── Unauthorized         401  a token is configured and the request has none that matches
     │   ├── NotFound             404  no such route, model or version
     │   └── MethodNotAllowed     405  the route does not take this method
     ├── ServiceUnavailable       503  the model is not loaded (yet)
@@ -58,6 +59,16 @@ class BadRequest(PayloadError):
     )
 
 
+class Unauthorized(PayloadError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+    description = (
+        "The service was started with a token (MODEL_SERVICE_TOKEN) and the request has no "
+        "'Authorization: Bearer <token>' header with one that matches."
+    )
+
+
 class NotFound(PayloadError):
     status = 404
     slug = "not-found"
@@ -97,6 +108,7 @@ class InternalError(ProblemError):
 PROBLEM_CLASSES: tuple[type[ProblemError], ...] = (
     MalformedPayload,
     BadRequest,
+    Unauthorized,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,38 @@ class Settings(BaseSettings):
         "larger ones in a worker thread, so one big batch does not stall other requests.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens a caller must send (comma-separated, so one can be rotated); "
+        "unset or empty: no token needed. See model_service.auth.",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="A file holding the tokens instead (a compose or Kubernetes secret); "
+        "a path to a missing or empty file stops start-up.",
+    )
+
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`MODEL_SERVICE_TOKEN_FILE=` (as compose passes an unset variable) is no file."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def resolved_model_dir(self) -> Path:
         return self.model_dir if self.model_dir is not None else self.cache_dir / "models" / "iris"
+
+    def bearer_tokens(self) -> tuple[bytes, ...]:
+        """The accepted tokens, empty when none is configured; `TokenError`
+        (naming the setting, never the token) when they cannot be used. Not
+        a validator: pydantic's errors would quote the token."""
+        from model_service import auth
+
+        if self.token is not None and self.token.get_secret_value().strip():
+            if self.token_file is not None:
+                raise auth.TokenError(
+                    "set MODEL_SERVICE_TOKEN or MODEL_SERVICE_TOKEN_FILE, not both"
+                )
+            return auth.parse_tokens(self.token.get_secret_value(), "MODEL_SERVICE_TOKEN")
+        if self.token_file is not None:
+            return auth.read_token_file(self.token_file)
+        return ()

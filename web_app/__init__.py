@@ -56,6 +56,7 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         session or requests.Session(),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        token=settings.bearer_token(),
         retry=RetryPolicy(
             seconds=settings.retry_seconds,
             backoff=settings.retry_backoff,
