@@ -24,6 +24,7 @@ from model_service.dependencies import get_predictor, get_settings
 from model_service.errors import NotFound
 from model_service.openapi import v2 as docs
 from model_service.predictor import Predictor
+from shared.media import MediaType, check_charset
 from shared.problems import UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])
@@ -61,13 +62,14 @@ def _served(request: Request) -> Predictor:
 async def infer(request: Request) -> Response:
     predictor = _served(request)
     settings = get_settings(request)
-    _check_media_type(request.headers.get("content-type"))
+    charset = _check_media_type(request.headers.get("content-type"))
     body = await read_body(request, settings.max_body_bytes)  # Content-Encoding undone
     decoded = v2.decode_request(
         body,
         request.headers.get(v2.HEADER_LENGTH),
         predictor.schema,
         v2.output_names(predictor.card),
+        charset=charset,
     )
     request.state.rows = len(decoded.X)
     prediction = await predictor.predict_async(decoded.X, settings.inline_cells)
@@ -107,14 +109,19 @@ async def model_ready(request: Request) -> Response:
     return _json({"name": predictor.ref.name, "ready": True})
 
 
-def _check_media_type(content_type: str | None) -> None:
+def _check_media_type(content_type: str | None) -> str:
     """JSON, or the binary extension's octet-stream; no Content-Type at all
-    is taken as JSON, since tritonclient sends none."""
+    is taken as JSON, since tritonclient sends none. The charset the JSON
+    is in: UTF-8 unless the Content-Type says otherwise (415 for one that is
+    not a text encoding)."""
     if content_type is None:
-        return
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type not in ("", _JSON, v2.BINARY_MEDIA_TYPE):
+        return "utf-8"
+    media = MediaType.parse(content_type)
+    if media.type not in ("", _JSON, v2.BINARY_MEDIA_TYPE):
         raise UnsupportedMediaType(
-            f"Content-Type {media_type!r} is not an inference request; send {_JSON} "
+            f"Content-Type {media.type!r} is not an inference request; send {_JSON} "
             f"(or {v2.BINARY_MEDIA_TYPE} with the {_HEADER} header)."
         )
+    charset = media.params.get("charset", "utf-8").lower()
+    check_charset(charset)
+    return charset
