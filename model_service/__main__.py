@@ -24,6 +24,7 @@ import uvicorn
 from model_service import logs, package
 from model_service.app import create_app, prepare
 from model_service.auth import TokenError
+from model_service.deadline import request_deadline
 from model_service.package import PackageError
 from model_service.settings import Settings
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,  # logs.configure set up JSON lines
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
-        http="httptools",
+        http=request_deadline(settings.request_timeout),  # httptools, with a deadline
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)

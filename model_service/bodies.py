@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -34,11 +34,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit, at_least=True))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(size, limit, at_least=True))
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the request deadline (model_service.deadline)
+        raise MalformedPayload(
+            f"The connection closed after {size:,} bytes, before the whole body arrived."
+        ) from None
     body = b"".join(chunks)
     if not body:  # nothing to decode: the codecs say the body is empty
         return body

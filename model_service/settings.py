@@ -47,6 +47,14 @@ class Settings(BaseSettings):
         description="Bearer tokens a caller must send (comma-separated, so one can be rotated); "
         "unset or empty: no token needed. See model_service.auth.",
     )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a whole request (line, headers, body) from "
+        "opening the connection or starting the request; then 408 and the connection is closed "
+        "(model_service.deadline).",
+    )
     token_file: Path | None = Field(
         default=None,
         description="A file holding the tokens instead (a compose or Kubernetes secret); "

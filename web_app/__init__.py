@@ -15,6 +15,7 @@ from flask import Flask
 from itsdangerous import URLSafeSerializer
 
 from web_app import batch, error_pages, health, pages, security
+from web_app.deadline import BodyDeadline
 from web_app.endpoint import EndpointClient, RetryPolicy
 from web_app.metadata import MetadataCache
 from web_app.services import Services
@@ -75,4 +76,5 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
     app.register_blueprint(pages.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout)  # type: ignore[method-assign]
     return app

@@ -97,3 +97,76 @@ def test_one_line_reasons(tmp_path: Path) -> None:
     with pytest.raises(PackageError) as caught:
         package.load(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+# --- a card that lies about the features the estimator was fitted on ---
+
+
+def _features(directory: Path) -> list[dict[str, object]]:
+    features: list[dict[str, object]] = orjson.loads((directory / "model.json").read_bytes())[
+        "features"
+    ]
+    return features
+
+
+def test_a_card_with_a_feature_too_few_is_refused(iris_copy: Path) -> None:
+    edit_card(iris_copy, features=_features(iris_copy)[:3])
+    with pytest.raises(PackageError, match=r"4 features.*3|3.*4 features"):
+        package.load(iris_copy)
+
+
+def test_a_card_with_a_feature_too_many_is_refused(iris_copy: Path) -> None:
+    features = _features(iris_copy)
+    edit_card(iris_copy, features=[*features, {**features[0], "name": "extra"}])
+    with pytest.raises(PackageError, match=r"5"):
+        package.load(iris_copy)
+
+
+def test_a_card_with_features_renamed_is_refused_when_the_estimator_knows_names(
+    tmp_path: Path, penguins_dir: Path
+) -> None:
+    copy = Path(shutil.copytree(penguins_dir, tmp_path / "penguins"))
+    features = _features(copy)
+    features[1] = {**features[1], "name": "beak_length_mm"}
+    edit_card(copy, features=features)
+    with pytest.raises(PackageError, match="beak_length_mm"):
+        package.load(copy)
+
+
+def test_a_card_with_features_reordered_is_refused_when_the_estimator_knows_names(
+    tmp_path: Path, penguins_dir: Path
+) -> None:
+    copy = Path(shutil.copytree(penguins_dir, tmp_path / "penguins"))
+    features = _features(copy)
+    edit_card(copy, features=[features[1], features[0], *features[2:]])
+    with pytest.raises(PackageError, match="names and order must match"):
+        package.load(copy)
+
+
+def test_a_card_with_other_categories_is_refused(tmp_path: Path, penguins_dir: Path) -> None:
+    copy = Path(shutil.copytree(penguins_dir, tmp_path / "penguins"))
+    features = _features(copy)
+    island = next(i for i, f in enumerate(features) if f["name"] == "island")
+    features[island] = {**features[island], "categories": ["Biscoe", "Dream", "Atlantis"]}
+    edit_card(copy, features=features)
+    with pytest.raises(PackageError, match=r"never saw: .*Atlantis"):
+        package.load(copy)
+
+
+def test_a_numeric_card_for_a_categorical_feature_is_refused(
+    tmp_path: Path, penguins_dir: Path
+) -> None:
+    copy = Path(shutil.copytree(penguins_dir, tmp_path / "penguins"))
+    features = _features(copy)
+    island = next(i for i, f in enumerate(features) if f["name"] == "island")
+    features[island] = {
+        "name": "island",
+        "type": "number",
+        "description": "an island, as a number",
+        "min": 0,
+        "max": 3,
+        "example": 1,
+    }
+    edit_card(copy, features=features)
+    with pytest.raises(PackageError, match="island"):
+        package.load(copy)
