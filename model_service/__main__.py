@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,  # logs.configure set up JSON lines
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
-        http=request_deadline(settings.request_timeout),  # httptools, with a deadline
+        http=request_deadline(settings.request_timeout, settings.max_header_bytes),
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)

@@ -14,6 +14,10 @@ problem+json, when no answer has started, and the connection is closed.
 Once the request is in, the timer stops: a slow prediction is not cut off,
 and the keep-alive timeout takes over after the answer. The event loop is
 never blocked by a slow client, so other requests are answered meanwhile.
+
+httptools also reads headers of any size; the same class answers 431 and
+closes the connection past `max_header_bytes` of request line and headers
+(`MODEL_SERVICE_MAX_HEADER_BYTES`, 64 KiB).
 """
 
 from __future__ import annotations
@@ -30,18 +34,43 @@ from shared.problems import PROBLEM_MEDIA_TYPE
 log = logging.getLogger("model_service.access")
 
 
-def request_deadline(seconds: float) -> type[HttpToolsProtocol]:
-    """The protocol class for uvicorn's `http=`, with this deadline."""
-    return type("RequestDeadline", (RequestDeadline,), {"seconds": seconds})
+def request_deadline(seconds: float, max_header_bytes: int = 65_536) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=`, with this deadline and
+    header limit."""
+    return type(
+        "RequestDeadline",
+        (RequestDeadline,),
+        {"seconds": seconds, "max_header_bytes": max_header_bytes},
+    )
 
 
 class RequestDeadline(HttpToolsProtocol):
     seconds: float = 30.0
+    #: httptools itself takes headers of any size; past this, 431.
+    max_header_bytes: int = 65_536
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
+        self._head_bytes: int | None = 0  # None while a request's body is read
         super().connection_made(transport)
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_bytes is not None:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_header_bytes:
+                self._refuse(
+                    431,
+                    "Request Header Fields Too Large",
+                    f"The request line and headers are more than {self.max_header_bytes:,} bytes "
+                    "(MODEL_SERVICE_MAX_HEADER_BYTES); this connection is closed.",
+                )
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -54,6 +83,7 @@ class RequestDeadline(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+        self._head_bytes = 0  # the next request's headers
 
     def _arm(self) -> None:
         if self._deadline is None:
@@ -68,29 +98,27 @@ class RequestDeadline(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        cycle: Any = self.cycle
-        started = cycle is not None and cycle.response_started
-        log.info(
-            "request timeout",
-            extra={"status": 408, "seconds": self.seconds, "started": cycle is not None},
+        self._refuse(
+            408,
+            "Request Timeout",
+            f"The whole request must arrive within {self.seconds:g} s "
+            "(MODEL_SERVICE_REQUEST_TIMEOUT); this connection is closed.",
         )
-        if not started:
-            self.transport.write(_timeout_response(self.seconds))
+
+    def _refuse(self, status: int, title: str, detail: str) -> None:
+        """Answer `status` (unless an answer has started) and close."""
+        self._disarm()
+        cycle: Any = self.cycle
+        log.info("refused", extra={"status": status, "reason": title})
+        if cycle is None or not cycle.response_started:
+            self.transport.write(_problem_response(status, title, detail))
         self.transport.close()
 
 
-def _timeout_response(seconds: float) -> bytes:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request Timeout",
-            "status": 408,
-            "detail": f"The whole request must arrive within {seconds:g} s "
-            "(MODEL_SERVICE_REQUEST_TIMEOUT); this connection is closed.",
-        }
-    )
+def _problem_response(status: int, title: str, detail: str) -> bytes:
+    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
     head = (
-        "HTTP/1.1 408 Request Timeout\r\n"
+        f"HTTP/1.1 {status} {title}\r\n"
         f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"

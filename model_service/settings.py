@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "opening the connection or starting the request; then 408 and the connection is closed "
         "(model_service.deadline).",
     )
+    max_header_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="Most bytes of request line and headers (431 above; model_service.deadline).",
+    )
     token_file: Path | None = Field(
         default=None,
         description="A file holding the tokens instead (a compose or Kubernetes secret); "

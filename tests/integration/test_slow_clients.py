@@ -118,7 +118,7 @@ def test_the_model_service_is_not_tied_up_by_slow_clients(
         assert requests.get(endpoint.url + "/ping", timeout=10).status_code == 200
         log = endpoint.output()
     assert "unhandled error" not in log
-    assert '"request timeout"' in log
+    assert '"Request Timeout"' in log
 
 
 def test_the_web_app_is_not_tied_up_by_slow_clients(
