@@ -14,8 +14,9 @@ Corrupt or truncated compressed data is a 400.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -23,28 +24,34 @@ from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaT
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body with its `Content-Encoding` undone. 413 as soon as it
-    is known to exceed `limit`, as sent (from Content-Length before
-    reading, or while streaming) or once inflated; 415 for a coding other
-    than gzip, deflate or identity."""
-    codings = content_codings(request.headers.get("content-encoding"))
-    declared = request.headers.get("content-length")
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The whole body, straight from the ASGI `receive` (no Request object),
+    with its `Content-Encoding` undone. 413 as soon as it is known to exceed
+    `limit`, as sent (from Content-Length before reading, or while
+    streaming) or once inflated; 415 for a coding other than gzip, deflate
+    or identity. A body cut off mid-way (the client hung up, or the request
+    deadline closed the connection: model_service.deadline) is a 400, not a
+    bug: no one is left to read it, but the log says what happened."""
+    codings = content_codings(headers.get("content-encoding"))
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(_too_large(size, limit, at_least=True))
-            chunks.append(chunk)
-    except ClientDisconnect:  # gone, or cut off by the request deadline (model_service.deadline)
-        raise MalformedPayload(
-            f"The connection closed after {size:,} bytes, before the whole body arrived."
-        ) from None
-    body = b"".join(chunks)
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise MalformedPayload(
+                f"The connection closed after {size:,} bytes, before the whole body arrived."
+            )
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit, at_least=True))
+        chunks.append(chunk)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not body:  # nothing to decode: the codecs say the body is empty
         return body
     # codings are listed in the order they were applied: undo the last first

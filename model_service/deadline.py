@@ -35,13 +35,13 @@ log = logging.getLogger("model_service.access")
 
 
 def request_deadline(seconds: float, max_header_bytes: int = 65_536) -> type[HttpToolsProtocol]:
-    """The protocol class for uvicorn's `http=`, with this deadline and
-    header limit."""
-    return type(
-        "RequestDeadline",
-        (RequestDeadline,),
-        {"seconds": seconds, "max_header_bytes": max_header_bytes},
-    )
+    """The protocol class for uvicorn's `http=`, set to this deadline and
+    header limit. One server per process, so the class itself holds them:
+    worker processes (model_service.workers) name the class by its import
+    path and set it up the same way when they start."""
+    RequestDeadline.seconds = seconds
+    RequestDeadline.max_header_bytes = max_header_bytes
+    return RequestDeadline
 
 
 class RequestDeadline(HttpToolsProtocol):

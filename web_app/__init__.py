@@ -16,7 +16,7 @@ from itsdangerous import URLSafeSerializer
 
 from web_app import batch, error_pages, health, pages, security
 from web_app.deadline import BodyDeadline
-from web_app.endpoint import EndpointClient, RetryPolicy
+from web_app.endpoint import EndpointClient, RetryPolicy, replica_session
 from web_app.metadata import MetadataCache
 from web_app.services import Services
 from web_app.settings import Settings
@@ -54,7 +54,8 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
     )
     client = EndpointClient(
         settings.model_url,
-        session or requests.Session(),
+        # Spread over every replica the service's name resolves to (replicas.py).
+        session or replica_session(settings.model_url),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         token=settings.bearer_token(),

@@ -21,7 +21,7 @@ from shared.card import ModelCard
 from shared.codecs.csv import encode_csv_request
 from shared.media import Format
 from web_app import error_pages, form, inspector, present, upload
-from web_app.endpoint import Answer, EndpointError, EndpointRejected
+from web_app.endpoint import Answer, EndpointError, EndpointRejected, ModelChanged
 from web_app.services import services
 from web_app.views import FormError, KnownCard, Page, card_or_unavailable, expired_form
 from web_app.words import Failure, explain
@@ -107,6 +107,8 @@ def batch_predict() -> Page:
         )
     try:
         answer = services().client.predict(rows.rows, card, fmt)
+    except ModelChanged as exc:
+        return _changed_under_us(exc, fmt, text)
     except EndpointError as exc:
         log.warning(
             "batch prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id
@@ -166,6 +168,28 @@ def download() -> Response | Page:
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _changed_under_us(exc: ModelChanged, fmt: Format, text: str) -> Page:
+    """The answer came from another model than the card the file was read
+    with (swapped within the card's cache time): no results are shown. The
+    page is drawn again for the new model (409), the rows kept in the box."""
+    log.info(
+        "the model changed under a batch: %s (request id %s)", exc.message, exc.exchange.request_id
+    )
+    services().metadata.forget()
+    known = card_or_unavailable(url_for("batch.batch_predict"), _kept(fmt, text), stale=False)
+    if not isinstance(known, KnownCard):
+        return known
+    card = known.card
+    message = (
+        f"The model behind the endpoint has changed while your file was being sent: it is now "
+        f"{card.name} version {card.version}, so nothing is shown for it. Check that the "
+        "file's columns are the features listed below, and send it again."
+    )
+    return _page(
+        card, fmt, text=text, error=_error(message, title="The model has changed"), status=409
     )
 
 

@@ -12,6 +12,7 @@ would keep the last of them waiting many times that long.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,12 @@ class MetadataCache:
                 self._fetches += 1
             self._card, self._fetched_at, self._error = card, self._clock(), None
             return card
+
+    def forget(self) -> None:
+        """Fetch the card again on the next `get`, whatever its age: an answer
+        said the model changed. `last_known` keeps the old one meanwhile."""
+        with self._lock:
+            self._fetched_at = -math.inf
 
     @property
     def last_known(self) -> ModelCard | None:

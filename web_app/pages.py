@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from shared.card import ModelCard
 from shared.media import Format
 from web_app import form, inspector, present
-from web_app.endpoint import Answer, EndpointError, Exchange
+from web_app.endpoint import Answer, EndpointError, Exchange, ModelChanged
 from web_app.services import services
 from web_app.views import FormError, KnownCard, Page, card_or_unavailable, expired_form
 from web_app.words import Failure, explain
@@ -83,6 +83,8 @@ def predict() -> Page:
         return _form_page(card, filled.values, filled.format, errors=filled.errors, status=422)
     try:
         answer = services().client.predict([filled.row], card, filled.format)
+    except ModelChanged as exc:
+        return _changed_under_us(exc, submitted)
     except EndpointError as exc:
         log.warning("prediction failed: %s (request id %s)", exc.message, exc.exchange.request_id)
         return _form_page(
@@ -113,6 +115,22 @@ def _expired(exc: CSRFError) -> Page:
         submitted.items(),
         again,
     )
+
+
+def _changed_under_us(exc: ModelChanged, submitted: Mapping[str, str]) -> Page:
+    """The answer came from another model than the card the form was read
+    with (swapped within the card's cache time): its verdict is not shown.
+    The new card is fetched and the form asked again, as for a stale form."""
+    log.info(
+        "the model changed under a prediction: %s (request id %s)",
+        exc.message,
+        exc.exchange.request_id,
+    )
+    services().metadata.forget()
+    known = card_or_unavailable(url_for("pages.predict"), submitted.items(), stale=False)
+    if not isinstance(known, KnownCard):
+        return known
+    return _model_changed(known.card, submitted)
 
 
 def _model_changed(card: ModelCard, submitted: Mapping[str, str]) -> Page:

@@ -35,13 +35,14 @@ class Settings(BaseSettings):
         description="Seconds to wait for the endpoint's answer once the request is sent.",
     )
     retry_seconds: float = Field(
-        default=15.0,
+        default=30.0,
         ge=0,
         le=120,
         description=(
             "How long to keep trying again while the endpoint cannot be reached (no such host, "
-            "connection refused) or answers 503 (model still loading), as during a model swap or "
-            "a restart of the model container; 0 turns retries off."
+            "connection refused or not accepted in time) or answers 503 (model still loading), "
+            "as during a model swap or a restart of the model container; 0 turns retries off. "
+            "30 s because a swap on a loaded machine took longer than 15 s."
         ),
     )
     retry_backoff: float = Field(

@@ -101,6 +101,15 @@ def explain(
             exc.status_code,
             request_id=request_id,
         )
+    if isinstance(exc, endpoint.ModelChanged):
+        return Failure(
+            "The model has changed",
+            f"The model service now serves {exc.served}: the model was swapped while this "
+            "request was on its way, so its answer is not shown.",
+            "Check your input against the new model and send it again.",
+            exc.status_code,
+            request_id=request_id,
+        )
     if isinstance(exc, endpoint.EndpointRejected):
         problem = exc.problem
         own_fault = problem.status in INPUT_STATUSES

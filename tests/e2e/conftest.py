@@ -10,6 +10,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,13 @@ def built_images(timings: dict[str, float]) -> dict[str, str]:
     return {**bases, **images}
 
 
-@pytest.fixture(scope="module")
-def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[Stack]:
-    """The stack up and healthy on its own project name and loopback ports;
-    torn down afterwards even when a test failed."""
+@contextmanager
+def up_stack(
+    built_images: dict[str, str], timings: dict[str, float], **overrides: str | None
+) -> Iterator[Stack]:
+    """A stack up and healthy on its own project name and loopback ports;
+    torn down afterwards even when a test failed. `overrides` set (or, when
+    None, unset) compose variables."""
     compose = docker_ready()
     project = f"sklearn-e2e-{secrets.token_hex(3)}"
     web_port, model_port = free_port(), free_port()
@@ -87,12 +91,14 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
         # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
         "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
         "MODEL_SERVICE_PUBLISH_PORT": str(model_port),
-        # The web app waits up to 15 s for a restarting model by default, which
-        # hides a crash from users; the crash test wants to see the message.
-        "WEB_APP_RETRY_SECONDS": "1",
     }
     # Unset, as in the quick start: the app's workers must share its random key.
     env.pop("WEB_APP_SECRET_KEY", None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     stack = Stack(compose, project, env, web_port, model_port, timings)
     try:
         started = time.monotonic()
@@ -108,6 +114,15 @@ def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[S
         yield stack
     finally:
         stack.compose_run("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+
+
+@pytest.fixture(scope="module")
+def stack(built_images: dict[str, str], timings: dict[str, float]) -> Iterator[Stack]:
+    """The stack as the quick start runs it, except that the web app waits
+    only 1 s for a restarting model (default 30 s), which would hide a crash
+    from users: the crash test wants to see the message."""
+    with up_stack(built_images, timings, WEB_APP_RETRY_SECONDS="1") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

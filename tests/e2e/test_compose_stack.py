@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.browser import ask, form_shows
 from tests.support.compose import Stack, http_get, run, wait_for
+from tests.support.hardening import assert_hardened
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -34,11 +35,8 @@ def test_stack_is_healthy_and_hardened(stack: Stack) -> None:
 
     for service in ("model_service", "web_app"):
         info = stack.inspect(stack.container_id(service))
+        assert_hardened(stack, service)  # non-root, read-only, no privileges, limits
         host = info["HostConfig"]
-        assert host["ReadonlyRootfs"] is True, service
-        assert host["CapDrop"] == ["ALL"], service
-        assert any(opt.startswith("no-new-privileges") for opt in host["SecurityOpt"]), service
-        assert host["Memory"] > 0, service
         assert host["RestartPolicy"]["Name"] == "unless-stopped", service
         assert info["Config"]["User"] not in ("", "root", "0"), service
         assert info["Config"]["Healthcheck"]["Test"][:2] == ["CMD", "python"], service

@@ -193,7 +193,7 @@ def test_a_restart_under_traffic_costs_a_slower_answer_not_an_error_page(
     model_dirs: dict[str, Path], tmp_path: Path, browser: requests.Session
 ) -> None:
     """A prediction sent while the model service is down and
-    coming back waits for it (the default retry window, 15 s) and answers."""
+    coming back waits for it (the default retry window, 30 s) and answers."""
     with (
         model_service(model_dirs["iris"], tmp_path) as endpoint,
         web_app(endpoint.url, tmp_path) as app,

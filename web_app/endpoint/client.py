@@ -33,6 +33,7 @@ from web_app.endpoint.errors import (
     EndpointUnreachable,
     ReadTimeout,
     UnreadableResponse,
+    check_model,
     raise_for_status,
 )
 from web_app.endpoint.exchange import Answer, Exchange, ReceivedResponse, SentRequest
@@ -82,9 +83,13 @@ class EndpointClient:
     # --- the three routes ---
 
     def predict(self, rows: Sequence[Row], card: ModelCard, fmt: Format) -> Answer:
-        """POST the rows (already in the card's feature order) as JSON or CSV."""
+        """POST the rows (already in the card's feature order) as JSON or CSV.
+        An answer from another model than `card`'s is `ModelChanged`, even
+        a 4xx: it judged rows that were meant for a different model."""
         request = self.prediction_request(rows, card, fmt)
-        response, exchange = self._exchange(request, retry=True)
+        response, exchange = self._exchange(request, retry=True, check_status=False)
+        check_model(response, exchange, card.name, card.version)
+        raise_for_status(response, exchange)
         body = self._decode(response, exchange, decode_json_answer, "a prediction body")
         _check_answer(body, len(rows), card, exchange)
         return Answer(body, exchange)

@@ -13,6 +13,7 @@ answers with (`status_code`)::
     │   └── EndpointUnauthorized     502  401: this app's token is missing or wrong (a set-up mistake)
     ├── EndpointFailed               502  5xx: the endpoint failed
     │   └── EndpointNotReady         503  503: its model is not loaded yet, still so at the retry deadline
+    ├── ModelChanged                 409  the answer names another model than the one the request was built for
     └── UnreadableResponse           502  a 2xx body that is not what the contract says
 
 `raise_for_status` maps a response's status to them; `web_app.words`
@@ -92,6 +93,35 @@ class EndpointNotReady(EndpointFailed):
 
 class UnreadableResponse(EndpointError):
     status_code = 502
+
+
+class ModelChanged(EndpointError):
+    """The answer's `X-Model-Name`/`X-Model-Version` name another model than
+    the card the request was built from: the model was swapped between
+    reading its card and the call (the card is cached for seconds), so the
+    answer, whatever its status, is not about the rows the user meant.
+    `served` is what the endpoint said it serves, as "name version"."""
+
+    status_code = 409
+
+    def __init__(self, message: str, exchange: Exchange, served: str) -> None:
+        super().__init__(message, exchange)
+        self.served = served
+
+
+def check_model(response: ReceivedResponse, exchange: Exchange, name: str, version: str) -> None:
+    """Raise `ModelChanged` when the response names another model than
+    `name` `version`. An answer that names none (a proxy's page, a service
+    still starting) is left to `raise_for_status`."""
+    said = (response.header("X-Model-Name"), response.header("X-Model-Version"))
+    if said == (None, None) or said == (name, version):
+        return
+    served = " ".join(part or "?" for part in said)
+    raise ModelChanged(
+        f"the endpoint now serves {served}, not {name} {version} that the request was built for",
+        exchange,
+        served,
+    )
 
 
 def raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:

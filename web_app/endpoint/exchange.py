@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shared.answers import AnswerBody
 
 #: What an earlier attempt met, as `Exchange.retried` lists it.
-REFUSED = "refused"  # no such host, or nothing accepted the connection
+REFUSED = "refused"  # no such host, or nothing accepted the connection (in time)
 NOT_READY = "not ready"  # the endpoint answered 503
 
 

@@ -2,15 +2,18 @@
 
 A model swap or a restart of the model container under traffic looks like
 this from here, for several seconds: the endpoint's name does not resolve,
-then nothing accepts the connection, then the new service answers 503
-(problem type `/problems/not-ready`) until its model is loaded. In all three
-the request was not processed, so it is sent again, POST included, after a
+then nothing accepts the connection (or, while the old container's address
+still resolves, the connection is not accepted in time), then the new
+service answers 503 (problem type `/problems/not-ready`) until its model is
+loaded. In all of these the request was not processed, so it is sent again,
+POST included, after a
 pause that doubles from `backoff` up to `max_pause` (or the 503's
 `Retry-After`, capped at `RETRY_AFTER_CAP`), until `seconds` have passed
 since the first attempt or `max_attempts` were made, whichever comes first.
 No pause ends past that deadline, so the last attempt is made at it. Then
 the last outcome stands: the refusal, or the last 503. Nothing else is
-retried: a timeout or a broken connection may mean the request was received.
+retried: a read timeout or a broken connection may mean the request was
+received.
 docs/web-app.md tells the same to someone running the app.
 
 The loop is tenacity's; this module says what it retries, how long it
@@ -68,7 +71,7 @@ class RetryPolicy:
     """`seconds` is the retry window (0 turns retries off); `sleep` and
     `clock` are injectable so tests need not wait."""
 
-    seconds: float = 15.0
+    seconds: float = 30.0
     backoff: float = 0.25
     max_pause: float = 1.0
     max_attempts: int = 40
@@ -89,7 +92,7 @@ class RetryPolicy:
 
         deadline = self.clock() + self.seconds
         retrying = Retrying(
-            retry=retry_if_exception(refused) | retry_if_result(_not_ready),
+            retry=retry_if_exception(never_sent) | retry_if_result(_not_ready),
             stop=stop_after_attempt(max(1, self.max_attempts)) | _AtDeadline(deadline, self.clock),
             wait=_Pause(self.backoff, self.max_pause, deadline, self.clock),
             sleep=self.sleep,
@@ -101,10 +104,18 @@ class RetryPolicy:
         return response
 
 
+def never_sent(exc: BaseException) -> bool:
+    """Whether the request surely never reached a server: the connection was
+    refused, the name did not resolve, or no connection was made in time (a
+    connect timeout: during a swap the old container's address can linger
+    with nothing behind it). All of these are safe to send again."""
+    return refused(exc) or isinstance(exc, requests.ConnectTimeout)
+
+
 def refused(exc: BaseException) -> bool:
-    """Whether the request never reached a server (refused, no such host):
+    """Whether the connection was refused or the name did not resolve:
     requests wraps urllib3's NewConnectionError in a MaxRetryError. A
-    connect timeout is a ConnectionError too, but not retried."""
+    connect timeout is a ConnectionError too, but not this."""
     if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.Timeout):
         return False
     cause = exc.args[0] if exc.args else None

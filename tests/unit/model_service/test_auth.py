@@ -151,3 +151,14 @@ def test_start_up_stops_on_a_missing_token_file(
     err = capsys.readouterr().err
     assert "MODEL_SERVICE_TOKEN_FILE" in err
     assert "no such file" in err
+
+
+def test_worker_processes_get_the_token_itself_not_its_mask() -> None:
+    from model_service.workers import settings_environment
+
+    environment = settings_environment(Settings(token=f"{TOKEN},{OLD}", workers=2))
+    assert environment["MODEL_SERVICE_TOKEN"] == f"{TOKEN},{OLD}"
+    assert Settings(token=environment["MODEL_SERVICE_TOKEN"]).bearer_tokens() == (
+        TOKEN.encode(),
+        OLD.encode(),
+    )

@@ -172,9 +172,11 @@ def test_a_503_while_the_model_loads_is_retried_then_answers() -> None:
 
 
 def test_a_swap_as_seen_from_here_is_a_slower_answer() -> None:
-    """No such host, then refused, then 503 until the model is loaded, then the answer."""
+    """No such host, then refused, then 503 until the model is loaded, then
+    the answer (the same model: a restart; another one is `ModelChanged`,
+    tests/unit/web_app/test_web_model_changed.py)."""
     endpoint_client, _, sleeps = make_client(
-        first_then([refused] * 4 + [not_ready] * 5, FakeEndpoint(card=iris_card("2")))
+        first_then([refused] * 4 + [not_ready] * 5, FakeEndpoint(card=iris_card()))
     )
     answer = endpoint_client.predict([ROW], iris_card(), Format.JSON)
     assert answer.exchange.attempts == 10
@@ -267,7 +269,6 @@ def test_no_retries_when_the_deadline_is_zero() -> None:
 @pytest.mark.parametrize(
     "failure",
     [
-        pytest.param(lambda r: requests.ConnectTimeout("t", request=r), id="connect-timeout"),
         pytest.param(lambda r: requests.ReadTimeout("t", request=r), id="read-timeout"),
         pytest.param(dropped, id="connection-dropped"),
         pytest.param(lambda r: response(r, 502, b"bad gateway", reason="Bad Gateway"), id="502"),
@@ -308,8 +309,8 @@ PROBLEM_422 = {
             lambda r: requests.ConnectTimeout("connect timed out", request=r),
             c.ConnectTimeout,
             504,
-            1,
-            id="connect-timeout",
+            18,
+            id="connect-timeout-until-the-deadline",
         ),
         pytest.param(
             lambda r: requests.ReadTimeout("read timed out", request=r),
