@@ -56,8 +56,12 @@ class RequestDeadline(HttpToolsProtocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        """Count the bytes of a request's line and headers as they arrive,
+        before the parser sees them; a chunk may hold the end of the headers
+        (the blank line) and some of the body, which is not counted."""
         if self._head_bytes is not None:
-            self._head_bytes += len(data)
+            end = data.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end + 4
             if self._head_bytes > self.max_header_bytes:
                 self._refuse(
                     431,
