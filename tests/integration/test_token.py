@@ -95,3 +95,32 @@ def test_a_missing_token_file_stops_start_up(model_dirs: dict[str, Path], tmp_pa
     )
     assert done.returncode == 2
     assert f"MODEL_SERVICE_TOKEN_FILE={missing}: no such file" in done.stderr
+
+
+def test_worker_processes_ask_for_the_same_token(
+    model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Workers get their settings through the environment: the token itself
+    must reach them, not pydantic's mask of it."""
+    with model_service(
+        model_dirs["iris"], tmp_path, MODEL_SERVICE_TOKEN=TOKEN, MODEL_SERVICE_WORKERS="2"
+    ) as endpoint:
+        for _ in range(4):  # over both workers, most likely
+            assert (
+                requests.post(endpoint.url + "/invocations", json=ROW, timeout=TIMEOUT).status_code
+                == 401
+            )
+            answer = requests.post(
+                endpoint.url + "/invocations",
+                json=ROW,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=TIMEOUT,
+            )
+            assert answer.status_code == 200
+            masked = requests.post(
+                endpoint.url + "/invocations",
+                json=ROW,
+                headers={"Authorization": "Bearer **********"},
+                timeout=TIMEOUT,
+            )
+            assert masked.status_code == 401
