@@ -169,8 +169,54 @@ class Predictor:
 
     def warm_up(self) -> PredictionArrays:
         """Predict the card's example row: proves the model answers before
-        the service says it is ready, and pays first-call costs up front."""
-        return self.predict(as_array([self.card.example_row()], self.schema))
+        the service says it is ready, and pays first-call costs up front.
+        Then every category the card lists (and, where the card says the
+        pipeline handles unknown ones, a category it cannot know): a card
+        that promises what the pipeline's encoder refuses would turn a valid
+        request into a 500, so it stops the load instead."""
+        answer = self.predict(as_array([self.card.example_row()], self.schema))
+        probes = _category_probes(self.card)
+        if not probes:
+            return answer
+        try:  # all at once: one call however many categories
+            self.predict(as_array([row for row, _, _ in probes], self.schema))
+            return answer
+        except ValueError:
+            pass  # one at a time, to name the category at fault
+        for row, feature, value in probes:
+            try:
+                self.predict(as_array([row], self.schema))
+            except ValueError as exc:  # what scikit-learn's encoders raise
+                promise = (
+                    "handles unknown categories"
+                    if value is UNSEEN_CATEGORY
+                    else f"lists the category {value!r}"
+                )
+                raise PackageError(
+                    f"the card says feature {feature!r} {promise}, but the model refuses it: "
+                    f"{str(exc).splitlines()[0]}"
+                ) from None
+        return answer
+
+
+#: A value no training set holds, to prove a `handles_unknown` promise.
+UNSEEN_CATEGORY = "\x00not-a-category-seen-in-training"
+
+
+def _category_probes(card: ModelCard) -> list[tuple[list[float | str], str, str]]:
+    """(row, feature, value) for each category of each categorical feature
+    (the example row with that one value changed), and an unseen value for
+    each feature the card says handles unknown ones."""
+    probes = []
+    for i, feature in enumerate(card.features):
+        values = list(feature.categories or ())
+        if feature.handles_unknown:
+            values.append(UNSEEN_CATEGORY)
+        for value in values:
+            row = card.example_row()
+            row[i] = value
+            probes.append((row, feature.name, value))
+    return probes
 
 
 def _frame_builder(estimator: Any, card: ModelCard) -> Callable[[np.ndarray], Any] | None:
