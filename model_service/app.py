@@ -18,6 +18,7 @@ import orjson
 from fastapi import FastAPI
 
 from model_service import errors, openapi, package
+from model_service.deadline import BodyDeadline
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
@@ -96,6 +97,8 @@ def create_app(
     app.state.predictor = None
     app.state.load_error = None
     app.state.model_headers = ()
+    # Inside RequestContext (added later, so outer): a 408 is logged like any answer.
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     errors.install(app)
     app.include_router(native.router)
