@@ -21,7 +21,7 @@ from pathlib import Path
 
 import uvicorn
 
-from model_service import logs, package
+from model_service import logs, package, workers
 from model_service.app import create_app, prepare
 from model_service.connections import HeadDeadlineProtocol
 from model_service.package import PackageError
@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8080)")
+    parser.add_argument(
+        "--workers", type=int, help="worker processes (default 1; see docs/native-api.md)"
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--check",
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         except PackageError as exc:
             return refuse(str(exc))
     logs.configure(settings.log_level)
+    if settings.workers > 1:
+        failure = workers.serve(settings, GRACEFUL_SHUTDOWN_SECONDS)
+        return refuse(failure) if failure is not None else 0
     failures: list[str] = []
 
     def stop(reason: str) -> None:
@@ -84,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         http=HeadDeadlineProtocol.with_limit(settings.max_head_bytes),
         timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # No X-Forwarded-For rewriting: nothing here uses the client address,
+        # and the layer costs a little on every request.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     server.run()

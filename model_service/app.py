@@ -16,9 +16,11 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 import orjson
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from model_service import errors, openapi, package
 from model_service.deadline import BodyDeadline
+from model_service.fastpath import PredictionFastPath
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
@@ -43,11 +45,17 @@ def create_app(
     settings: Settings,
     model: ModelPackage | None = None,
     on_load_failure: Callable[[str], None] | None = None,
+    load_before_serving: bool = False,
 ) -> FastAPI:
     """The endpoint. With `model`, it serves that package from the start;
     without, it loads the configured one in the background after the port is
     bound, answering 503 until then, and calls `on_load_failure` with a
-    one-line reason if the package cannot be served."""
+    one-line reason if the package cannot be served.
+
+    `load_before_serving` (worker processes, model_service.workers): the
+    lifespan's start-up loads the model, so the worker accepts no
+    connection before it is ready, and a package it cannot serve fails its
+    start-up (after `on_load_failure`), which stops the whole server."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,14 +64,20 @@ def create_app(
             predictor.warm_up()
             _serve(app, model, predictor)
             yield
+        elif load_before_serving:
+            if not await _load(app):
+                raise RuntimeError(f"cannot serve the model: {app.state.load_error}")
+            yield
         else:
             _announce(app, settings)
-            loader = asyncio.create_task(_load_in_background(app))
+            loader = asyncio.create_task(_load(app))
             yield
             loader.cancel()
         app.state.predictor = None
 
-    async def _load_in_background(app: FastAPI) -> None:
+    async def _load(app: FastAPI) -> bool:
+        """Load, check and warm up the configured package; False (the
+        reason logged and reported) if it cannot be served."""
         try:
             # Importing scikit-learn and skops and rebuilding the model take
             # seconds; a worker thread keeps /ping answering 503 meanwhile.
@@ -80,8 +94,9 @@ def create_app(
             app.state.load_error = reason
             if on_load_failure is not None:
                 on_load_failure(reason)
-            return
+            return False
         _serve(app, loaded, predictor)
+        return True
 
     app = FastAPI(
         title="sklearn endpoint",
@@ -97,14 +112,35 @@ def create_app(
     app.state.predictor = None
     app.state.load_error = None
     app.state.model_headers = ()
-    # Inside RequestContext (added later, so outer): a 408 is logged like any answer.
-    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds)
-    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    _stack_layers(app)
     errors.install(app)
     app.include_router(native.router)
     app.include_router(v2.router)
     openapi.install(app)
     return app
+
+
+def _stack_layers(app: FastAPI) -> None:
+    """The ASGI layers in front of FastAPI's routing, outermost first; the
+    one place to add another (an outer one goes first in the list).
+    FastAPI's own exception layers stay outside them all.
+
+    - RequestContext: request id, model headers, metrics, access log, the
+      last-resort 500 (model_service.middleware);
+    - BodyDeadline: the 408 of a body that does not arrive in time
+      (model_service.deadline), raised from `receive` so both paths answer
+      it as any other problem; inside the request context, which logs it;
+    - PredictionFastPath: answers the prediction routes without FastAPI's
+      routing (model_service.fastpath); inside the request context, so both
+      paths log, count and label alike.
+    """
+    layers = [
+        Middleware(RequestContext, metrics=app.state.metrics),
+        Middleware(BodyDeadline, seconds=app.state.settings.body_timeout_seconds),
+        Middleware(PredictionFastPath),
+    ]
+    # What add_middleware does, for the whole list: the first one is outermost.
+    app.user_middleware[:0] = layers
 
 
 def prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:

@@ -14,8 +14,10 @@ Corrupt or truncated compressed data is a 400.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -23,23 +25,31 @@ from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaT
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body with its `Content-Encoding` undone. 413 as soon as it
-    is known to exceed `limit`, as sent (from Content-Length before
-    reading, or while streaming) or once inflated; 415 for a coding other
-    than gzip, deflate or identity."""
-    codings = content_codings(request.headers.get("content-encoding"))
-    declared = request.headers.get("content-length")
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The whole body, straight from the ASGI `receive` (no Request object),
+    with its `Content-Encoding` undone. 413 as soon as it is known to exceed
+    `limit`, as sent (from Content-Length before reading, or while
+    streaming) or once inflated; 415 for a coding other than gzip, deflate
+    or identity. A client that hangs up mid-body raises Starlette's
+    ClientDisconnect, as `Request.stream()` does."""
+    codings = content_codings(headers.get("content-encoding"))
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(_too_large(size, limit, at_least=True))
         chunks.append(chunk)
-    body = b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not body:  # nothing to decode: the codecs say the body is empty
         return body
     # codings are listed in the order they were applied: undo the last first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from model_service.errors import ServiceUnavailable
 from model_service.predictor import Predictor
@@ -13,9 +14,14 @@ from model_service.settings import Settings
 
 def get_predictor(request: Request) -> Predictor:
     """The loaded model's predictor, or 503 while there is none."""
-    predictor: Predictor | None = request.app.state.predictor
+    return predictor_of(request.app.state)
+
+
+def predictor_of(app_state: State) -> Predictor:
+    """`get_predictor` from the app's state, for the fast path (no Request)."""
+    predictor: Predictor | None = app_state.predictor
     if predictor is None:
-        failed = request.app.state.load_error
+        failed = app_state.load_error
         if failed:
             raise ServiceUnavailable(f"The model could not be loaded: {failed}")
         raise ServiceUnavailable("The model is still loading; try again in a moment.")

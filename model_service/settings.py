@@ -59,6 +59,16 @@ class Settings(BaseSettings):
         description="Batches up to this many cells (rows x features) are predicted on the event loop; "
         "larger ones in a worker thread, so one big batch does not stall other requests.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        # 1 by measurement: on a 2-core machine shared with the load, two
+        # workers gave more requests/s but a worse p99, a slower start and
+        # twice the memory (docs/native-api.md#worker-processes).
+        description="Worker processes serving the port (model_service.workers); "
+        "1 serves from this process.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def resolved_model_dir(self) -> Path:

@@ -12,16 +12,19 @@ Their OpenAPI documentation is in `model_service.openapi.v2`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import State
 
 from model_service import v2
 from model_service.bodies import read_body
-from model_service.dependencies import get_predictor, get_settings
+from model_service.dependencies import get_predictor, predictor_of
 from model_service.errors import NotFound
+from model_service.exchange import Answer, Call
 from model_service.openapi import v2 as docs
 from model_service.predictor import Predictor
 from shared.problems import UnsupportedMediaType
@@ -41,9 +44,13 @@ def _served(request: Request) -> Predictor:
     its version, if any). The dependency functions are called, not declared
     with Depends: FastAPI runs a plain `def` dependency in the thread pool,
     two thread hops that cost more than a one-row prediction."""
-    predictor = get_predictor(request)
-    name = request.path_params["name"]
-    version = request.path_params.get("version")
+    return _served_by(request.app.state, request.path_params)
+
+
+def _served_by(app_state: State, path_params: Mapping[str, str]) -> Predictor:
+    predictor = predictor_of(app_state)
+    name = path_params["name"]
+    version = path_params.get("version")
     ref = predictor.ref
     if name != ref.name:
         raise NotFound(f"Unknown model {name!r}; this server serves {ref.name!r}.")
@@ -54,27 +61,37 @@ def _served(request: Request) -> Predictor:
     return predictor
 
 
-# Inference first: routes are matched in the order they are added, and
-# this is the one under load.
-@router.post("/v2/models/{name}/infer", **docs.INFER)
-@router.post("/v2/models/{name}/versions/{version}/infer", **docs.INFER_VERSION)
-async def infer(request: Request) -> Response:
-    predictor = _served(request)
-    settings = get_settings(request)
-    _check_media_type(request.headers.get("content-type"))
-    body = await read_body(request, settings.max_body_bytes)  # Content-Encoding undone
+async def answer_infer(call: Call) -> Answer:
+    """`POST .../infer`, for the routes below and for model_service.fastpath."""
+    predictor = _served_by(call.app_state, call.path_params)
+    settings = call.app_state.settings
+    headers = call.headers
+    _check_media_type(headers.get("content-type"))
+    body = await read_body(
+        call.receive, headers, settings.max_body_bytes
+    )  # Content-Encoding undone
     decoded = v2.decode_request(
         body,
-        request.headers.get(v2.HEADER_LENGTH),
+        headers.get(v2.HEADER_LENGTH),
         predictor.schema,
         v2.output_names(predictor.card),
     )
-    request.state.rows = len(decoded.X)
+    call.request_state["rows"] = len(decoded.X)
     prediction = await predictor.predict_async(decoded.X, settings.inline_cells)
     content, header_length = v2.encode_response(prediction, predictor.ref, decoded)
     if header_length is None:
-        return Response(content, media_type=_JSON)
-    return Response(content, media_type=v2.BINARY_MEDIA_TYPE, headers={_HEADER: str(header_length)})
+        return Answer(content, _JSON)
+    return Answer(content, v2.BINARY_MEDIA_TYPE, ((_HEADER, str(header_length)),))
+
+
+# Inference first: routes are matched in the order they are added, and
+# this is the one under load. Under the server, model_service.fastpath
+# answers these first; they are declared for the OpenAPI document, the 405s
+# and the metrics' route templates.
+@router.post("/v2/models/{name}/infer", **docs.INFER)
+@router.post("/v2/models/{name}/versions/{version}/infer", **docs.INFER_VERSION)
+async def infer(request: Request) -> Response:
+    return (await answer_infer(Call.from_request(request))).response()
 
 
 @router.get("/v2/health/live", **docs.SERVER_LIVE)
