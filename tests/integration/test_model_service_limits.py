@@ -151,3 +151,19 @@ def test_a_trickled_body_is_a_408_naming_the_limit(service: ServiceProcess) -> N
         assert problem["type"].endswith("/problems/request-timeout")
         assert "limit of 2 seconds (MODEL_SERVICE_BODY_TIMEOUT_SECONDS)" in problem["detail"]
     assert_still_serving(service)
+
+
+def test_worker_processes_have_the_same_head_limits(
+    model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    # MODEL_SERVICE_WORKERS > 1 runs uvicorn's supervisor (model_service.workers),
+    # which names the protocol by import path: the limits must reach each worker.
+    with model_service(model_dirs["iris"], tmp_path, MODEL_SERVICE_WORKERS="2", **LIMITS) as many:
+        for _ in range(4):  # the kernel spreads connections over both workers
+            answer = exchange(
+                many.url, b"GET /ping HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n"
+            )
+            assert status_of(answer) == 431
+        with slow_clients(SlowClients(many.url, count=4, give_up=15)) as idle:
+            assert_still_serving(many)
+        assert all(t is not None and 1.5 < t < 5 for t in idle.closed_after), idle.closed_after
