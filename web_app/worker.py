@@ -12,7 +12,7 @@ default) from the moment a thread takes its connection. When it passes
 and the thread is still on that request, the connection's reading side is
 shut down: the next read sees the end of the stream, gunicorn closes the
 connection (a head cut short is closed without an answer; a form body cut
-short is the app's "could not be read" page). Writing is untouched, so an
+short is refused with a 400 page, its CSRF token never having arrived). Writing is untouched, so an
 answer that is slow because the model service is slow still goes out.
 The check runs in the worker's main loop, about once a second.
 
