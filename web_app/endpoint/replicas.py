@@ -18,8 +18,16 @@ and the inspector still see the service's URL):
   closes the pool of an address the name no longer resolves to;
 - when a connection to a replica cannot be made (refused, no route, connect
   timeout) the request was never sent, so it goes to the next replica at
-  once; a request that was sent is never sent again from here (`retry`
-  decides, and only for what never reached a server).
+  once;
+- when a replica's connection breaks before any byte of an answer (a
+  replica killed, not stopped: a kept-alive connection to it is reset on
+  the next request) the request goes to one other replica. This is safe
+  because no route of the endpoint changes anything: a prediction is a
+  function of its rows (docs/native-api.md, `POST /invocations`), so
+  sending it twice gives the same answer. One other replica only, so a request that brings a replica
+  down (out of memory, say) does not go round taking the others with it.
+  Past that, nothing is sent again from here (`retry` decides, and only for
+  what never reached a server).
 
 An `https` endpoint is reached by its name, unbalanced: a certificate is
 checked against the name, not a replica's address.
@@ -42,7 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
 
-from web_app.endpoint.retry import never_sent
+from web_app.endpoint.retry import broke_before_answer, never_sent
 
 RESOLVE_EVERY = 1.0  # seconds between two resolutions of the service's name
 
@@ -114,6 +122,7 @@ class ReplicaAdapter(BaseAdapter):
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         tried: set[str] = set()
+        resent = False
         while True:
             address = self._choose(host, port, tried)
             if address is None:
@@ -122,8 +131,14 @@ class ReplicaAdapter(BaseAdapter):
             try:
                 return self._send_to(address, request, parts, **kwargs)
             except requests.ConnectionError as exc:
-                if not never_sent(exc) or tried >= set(self.addresses):
+                if tried >= set(self.addresses):
                     raise
+                if never_sent(exc):
+                    continue
+                if broke_before_answer(exc) and not resent:
+                    resent = True
+                    continue
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -141,9 +141,8 @@ def test_a_refused_connection_goes_to_the_next_replica() -> None:
     assert sum(replicas.served.values()) == 9
 
 
-def test_a_request_that_was_sent_is_not_sent_again() -> None:
-    replicas = Replicas(["10.0.0.2", "10.0.0.3"], broken={"10.0.0.2", "10.0.0.3"})
-    session, _ = session_for(replicas)
+def _counting(replicas: Replicas) -> list[str]:
+    """The replica address of every attempt, from now on."""
     attempts: list[str] = []
     original = replicas.answer
 
@@ -152,9 +151,33 @@ def test_a_request_that_was_sent_is_not_sent_again() -> None:
         return original(request)
 
     replicas.answer = counting  # type: ignore[method-assign]
+    return attempts
+
+
+def test_a_connection_broken_before_the_answer_goes_to_one_other_replica() -> None:
+    # A killed replica resets its kept-alive connection: predictions change
+    # nothing, so the request is sent again, to another replica.
+    replicas = Replicas(["10.0.0.2", "10.0.0.3"], broken={"10.0.0.2"})
+    session, _ = session_for(replicas)
+    attempts = _counting(replicas)
+    for _ in range(4):
+        answer = session.post(f"{URL}/invocations", data=b"[[1,2,3,4]]")
+        assert answer.json() == {"replica": "10.0.0.3"}
+    assert attempts.count("10.0.0.3") == 4
+
+
+def test_a_request_that_broke_two_connections_is_not_sent_a_third_time() -> None:
+    # One resend only: a request that brings replicas down does not go round
+    # taking every one of them with it.
+    replicas = Replicas(
+        ["10.0.0.2", "10.0.0.3", "10.0.0.4"], broken={"10.0.0.2", "10.0.0.3", "10.0.0.4"}
+    )
+    session, _ = session_for(replicas)
+    attempts = _counting(replicas)
     with pytest.raises(requests.ConnectionError):
         session.post(f"{URL}/invocations", data=b"[[1,2,3,4]]")
-    assert len(attempts) == 1
+    assert len(attempts) == 2
+    assert len(set(attempts)) == 2
 
 
 def test_when_every_replica_refuses_the_caller_sees_a_refusal() -> None:
