@@ -48,7 +48,12 @@ def test_serve_runs_uvicorn_workers_on_uvloop_and_httptools(
     assert seen["app"] == "model_service.workers:worker_app"
     assert seen["factory"] is True
     assert seen["workers"] == 2
-    assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+    # httptools, with the head limits (model_service.connections)
+    assert (seen["loop"], seen["http"]) == (
+        "uvloop",
+        "model_service.connections:HeadDeadlineProtocol",
+    )
+    assert seen["timeout_keep_alive"] == 5
     assert seen["timeout_graceful_shutdown"] == 20
     assert not Path(seen["multiproc"]).exists()  # removed once the server stops
 
