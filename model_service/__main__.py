@@ -24,7 +24,7 @@ import uvicorn
 from model_service import logs, package, workers
 from model_service.app import create_app, prepare
 from model_service.auth import TokenError
-from model_service.deadline import request_deadline
+from model_service.connections import HeadDeadlineProtocol
 from model_service.package import PackageError
 from model_service.settings import Settings
 
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,  # logs.configure set up JSON lines
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
-        http=request_deadline(settings.request_timeout, settings.max_header_bytes),
+        # httptools with a deadline on each request's head (connections.py)
+        http=HeadDeadlineProtocol.with_limit(settings.max_head_bytes),
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # No X-Forwarded-For rewriting: nothing here uses the client address,
         # and the layer costs a little on every request.

@@ -11,7 +11,8 @@ descriptions and the V2 statuses are derived from `PROBLEM_CLASSES`::
     │   ├── BadRequest           400  a path or query parameter is not valid
     │   ├── Unauthorized         401  a token is configured and the request has none that matches
     │   ├── NotFound             404  no such route, model or version
-    │   └── MethodNotAllowed     405  the route does not take this method
+    │   ├── MethodNotAllowed     405  the route does not take this method
+    │   └── RequestTimeout       408  the body did not arrive in time (model_service.deadline)
     ├── ServiceUnavailable       503  the model is not loaded (yet)
     └── InternalError            500  a bug (`type` is about:blank)
 
@@ -86,6 +87,16 @@ class MethodNotAllowed(PayloadError):
     )
 
 
+class RequestTimeout(PayloadError):
+    status = 408
+    slug = "request-timeout"
+    title = "The body did not arrive in time"
+    description = (
+        "The request's body was still arriving when the body deadline passed "
+        "(MODEL_SERVICE_BODY_TIMEOUT_SECONDS); the connection is closed."
+    )
+
+
 class ServiceUnavailable(ProblemError):
     """The model is not loaded (yet): try again shortly."""
 
@@ -112,6 +123,7 @@ PROBLEM_CLASSES: tuple[type[ProblemError], ...] = (
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     InvalidRows,

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     max_rows: int = Field(
         default=100_000, ge=1, description="Most rows one request may carry (413 above)."
     )
+    max_head_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="Largest request head (request line and headers) in bytes, 64 KiB by default "
+        "(431 above); it also bounds how many headers fit (model_service/connections.py).",
+    )
+    keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="uvicorn's timeout_keep_alive: a connection is closed when it has not sent a "
+        "whole request head this long after connecting or after its last answer.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time from a request's head to the end of its body, in seconds (408 after it): "
+        "a body trickled slowly does not hold its connection for ever (model_service/deadline.py).",
+    )
     inline_cells: int = Field(
         default=4096,
         ge=0,
@@ -70,19 +88,6 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer tokens a caller must send (comma-separated, so one can be rotated); "
         "unset or empty: no token needed. See model_service.auth.",
-    )
-    request_timeout: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="Seconds a client has to send a whole request (line, headers, body) from "
-        "opening the connection or starting the request; then 408 and the connection is closed "
-        "(model_service.deadline).",
-    )
-    max_header_bytes: int = Field(
-        default=65_536,
-        ge=1024,
-        description="Most bytes of request line and headers (431 above; model_service.deadline).",
     )
     token_file: Path | None = Field(
         default=None,

@@ -14,8 +14,7 @@ import requests
 from flask import Flask
 from itsdangerous import URLSafeSerializer
 
-from web_app import batch, error_pages, health, pages, security
-from web_app.deadline import BodyDeadline
+from web_app import batch, error_pages, health, pages, security, upload
 from web_app.endpoint import EndpointClient, RetryPolicy, replica_session
 from web_app.metadata import MetadataCache
 from web_app.services import Services
@@ -72,10 +71,10 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         metadata=MetadataCache(client.metadata, settings.metadata_cache_seconds),
         downloads=URLSafeSerializer(secret, salt="batch-download"),
     )
+    app.add_template_filter(upload.size_in_words, "size_in_words")
     security.init_app(app)
     error_pages.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)
-    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout)  # type: ignore[method-assign]
     return app

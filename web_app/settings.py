@@ -83,14 +83,6 @@ class Settings(BaseSettings):
         ),
     )
 
-    body_timeout: float = Field(
-        default=30.0,
-        gt=0,
-        le=600,
-        description="Seconds a request's body (a form, an upload) has to arrive; then 408 and the "
-        "connection is closed, so a client trickling it cannot hold a worker thread "
-        "(web_app.deadline).",
-    )
     model_token: SecretStr | None = Field(
         default=None,
         description=(

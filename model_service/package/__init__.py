@@ -155,65 +155,9 @@ def _check_estimator(estimator: Any, card: ModelCard) -> None:
         raise PackageError(
             f"the estimator takes {n_features} features, the card lists {len(card.features)}"
         )
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is not None and [str(n) for n in names] != card.feature_names:
-        raise PackageError(
-            f"the estimator was fitted on the features {[str(n) for n in names]}, "
-            f"the card lists {card.feature_names} (names and order must match)"
-        )
     if card.is_classifier:
         classes = [str(c) for c in getattr(estimator, "classes_", [])]
         if classes != card.target.classes:
             raise PackageError(
                 f"the estimator's classes {classes} differ from the card's {card.target.classes}"
             )
-    _check_categories(estimator, card)
-
-
-def _check_categories(estimator: Any, card: ModelCard) -> None:
-    """The card's categories against the encoders fitted inside the
-    estimator (OneHotEncoder, OrdinalEncoder and the like: anything with
-    `categories_` and `feature_names_in_`): a feature the estimator encodes
-    as categories must be categorical on the card, and every category the
-    card offers must be one the encoder knows. (The card may list fewer:
-    an encoder given its categories up front knows some never seen.)"""
-    features = {feature.name: feature for feature in card.features}
-    for part, selected in _fitted_parts(estimator):
-        columns = getattr(part, "feature_names_in_", selected)
-        known = getattr(part, "categories_", None)
-        if columns is None or known is None or len(columns) != len(known):
-            continue
-        for column, categories in zip(columns, known, strict=True):
-            feature = features.get(str(column))
-            if feature is None:
-                continue
-            if not feature.is_categorical:
-                raise PackageError(
-                    f"the estimator encodes {feature.name!r} as categories, the card says it is a {feature.type}"
-                )
-            encoded = {str(c) for c in categories if isinstance(c, str) or c == c}  # NaN left out
-            unknown = [c for c in feature.categories or [] if c not in encoded]
-            if unknown:
-                raise PackageError(
-                    f"the card offers categories of {feature.name!r} the estimator never saw: "
-                    f"{unknown[:5]}"
-                )
-
-
-def _fitted_parts(estimator: Any, selected: Any = None) -> list[tuple[Any, Any]]:
-    """The estimator and the fitted steps inside it, through pipelines
-    (`steps`), column transformers (`transformers_`, the fitted clones) and
-    feature unions (`transformer_list`); each with the column names a
-    column transformer selected for it, for an encoder fitted behind an
-    imputer on an array, which has no `feature_names_in_` of its own."""
-    parts = [(estimator, selected)]
-    for _, step in getattr(estimator, "steps", []):
-        parts += _fitted_parts(step, selected)
-    for _, fitted, columns in getattr(estimator, "transformers_", []):
-        if not isinstance(fitted, str):  # "drop", "passthrough"
-            names = list(columns) if all(isinstance(c, str) for c in columns) else None
-            parts += _fitted_parts(fitted, names)
-    for _, fitted in getattr(estimator, "transformer_list", []):
-        if not isinstance(fitted, str):
-            parts += _fitted_parts(fitted, selected)
-    return parts

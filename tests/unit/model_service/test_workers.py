@@ -48,12 +48,12 @@ def test_serve_runs_uvicorn_workers_on_uvloop_and_httptools(
     assert seen["app"] == "model_service.workers:worker_app"
     assert seen["factory"] is True
     assert seen["workers"] == 2
-    # httptools, with the request deadline (model_service.deadline)
-    assert (seen["loop"], seen["http"]) == ("uvloop", "model_service.deadline:RequestDeadline")
-    from uvicorn.importer import import_from_string
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    assert issubclass(import_from_string(seen["http"]), HttpToolsProtocol)
+    # httptools, with the head limits (model_service.connections)
+    assert (seen["loop"], seen["http"]) == (
+        "uvloop",
+        "model_service.connections:HeadDeadlineProtocol",
+    )
+    assert seen["timeout_keep_alive"] == 5
     assert seen["timeout_graceful_shutdown"] == 20
     assert not Path(seen["multiproc"]).exists()  # removed once the server stops
 
