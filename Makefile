@@ -64,6 +64,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench`: the benchmark (bench/README.md); BENCH_ARGS passes options,
+# e.g. make bench BENCH_ARGS="--estimator linear,forest --peers --out bench/RESULTS.md"
+BENCH_ARGS ?=
+
+bench: install  ## this service under load with wrk; --peers adds the raw floor, MLflow, MLServer
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 	find models -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -23,7 +23,7 @@ from model_service.fastpath import PredictionFastPath
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
 from model_service.package import ModelPackage, PackageError
-from model_service.predictor import Predictor
+from model_service.predictor import BatchPolicy, Predictor
 from model_service.routes import native, v2
 from model_service.settings import Settings
 from shared.card import ModelCard
@@ -59,7 +59,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if model is not None:
-            predictor = Predictor.from_package(model, settings.max_rows)
+            predictor = Predictor.from_package(model, settings.max_rows, batch_policy(settings))
             predictor.warm_up()
             _serve(app, model, predictor)
             yield
@@ -143,9 +143,14 @@ def prepare(settings: Settings) -> tuple[ModelPackage, Predictor]:
     does before `/ping` says ready, and what `python -m model_service
     --check` does without a server."""
     loaded = load_model(settings)
-    predictor = Predictor.from_package(loaded, settings.max_rows)
+    predictor = Predictor.from_package(loaded, settings.max_rows, batch_policy(settings))
     predictor.warm_up()
     return loaded, predictor
+
+
+def batch_policy(settings: Settings) -> BatchPolicy:
+    """The settings' micro-batching policy (model_service.batching)."""
+    return BatchPolicy(settings.batching, settings.batch_wait_ms, settings.max_batch_rows)
 
 
 def _serve(app: FastAPI, loaded: ModelPackage, predictor: Predictor) -> None:

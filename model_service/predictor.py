@@ -8,17 +8,24 @@ a pandas DataFrame with the fitted column names and order for a model
 fitted on a DataFrame (numbers float64, categories object with NaN for a
 missing value), or the object array itself for a model with categorical
 features fitted on an array. pandas is imported only for a model that
-needs it."""
+needs it.
+
+Concurrent requests to a model that costs much per call (a forest) are
+predicted together (`model_service.batching`); whether that pays is measured
+at warm-up (`BatchPolicy`)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import numpy as np
 
+from model_service.batching import MicroBatcher
 from model_service.compiled import compile_estimator
 from model_service.inputs import as_array
 from model_service.package import ModelPackage, PackageError
@@ -26,9 +33,28 @@ from shared.answers import ModelRef, Prediction, RangeWarning
 from shared.card import ModelCard
 from shared.codecs.rows import InputSchema
 
+log = logging.getLogger("model_service")
+
 #: How many range warnings one answer lists; a batch far outside the
 #: training data would otherwise carry one per cell.
 MAX_WARNINGS = 100
+
+#: With `batching="auto"`, batching is on when one row costs the model more
+#: than this. Measured on this project's 2-core benchmark machine (bench/):
+#: a 100-tree forest costs ~4 ms a call and serves 3x to 10x the requests
+#: with batching; a folded linear model costs ~10 µs and loses ~20-40 %
+#: (the thread hop and the gathering cost more than its predict).
+AUTO_BATCH_SECONDS = 250e-6
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """When and how concurrent requests are predicted together
+    (`model_service.batching`): `auto` decides at warm-up by timing one row."""
+
+    mode: Literal["auto", "on", "off"] = "auto"
+    max_wait_ms: float = 5.0
+    max_rows: int = 256
 
 
 @dataclass(frozen=True)
@@ -49,7 +75,15 @@ class PredictionArrays:
 
 
 class Predictor:
-    def __init__(self, card: ModelCard, estimator: Any, max_rows: int = 100_000) -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        estimator: Any,
+        max_rows: int = 100_000,
+        batching: BatchPolicy | None = None,
+    ) -> None:
+        """`batching` None: every request predicted on its own (a library's
+        or a test's Predictor); the server passes its settings' policy."""
         self.card = card
         self.estimator = estimator
         self.schema = InputSchema.from_card(card, max_rows)
@@ -76,32 +110,47 @@ class Predictor:
                 return method(frame(X))
 
         self._compute = compile_estimator(estimator, card, self._frame) or compute
+        self.policy = batching or BatchPolicy(mode="off")
+        #: set by `warm_up` when the policy says so; None: no batching
+        self.batcher: MicroBatcher | None = None
+        #: one row's predict, timed at warm-up (seconds)
+        self.one_row_seconds: float | None = None
 
     @classmethod
-    def from_package(cls, package: ModelPackage, max_rows: int = 100_000) -> Predictor:
-        return cls(package.card, package.estimator, max_rows)
+    def from_package(
+        cls, package: ModelPackage, max_rows: int = 100_000, batching: BatchPolicy | None = None
+    ) -> Predictor:
+        return cls(package.card, package.estimator, max_rows, batching)
 
     def predict(self, X: np.ndarray) -> PredictionArrays:
         """Predictions for the rows of X, with warnings for numbers outside
         the training range and for categories not seen in training where
         the pipeline takes them (they still predict)."""
+        return self._answer(X, self._compute(X))
+
+    def _answer(self, X: np.ndarray, computed: np.ndarray) -> PredictionArrays:
+        """The answer for rows X from what the model computed for them
+        (probabilities or values, one row per row of X)."""
         warnings = self.range_warnings(X)
         if self._open:
             warnings = self._with_category_warnings(X, warnings)
         if self._classes is None:
-            values = np.asarray(self._compute(X), dtype=np.float64)
+            values = np.asarray(computed, dtype=np.float64)
             return PredictionArrays(values, warnings=warnings)
-        probabilities = np.asarray(self._compute(X), dtype=np.float64)
+        probabilities = np.asarray(computed, dtype=np.float64)
         # The label is the most probable class: one pass over the model, and
         # the label can never disagree with the probabilities shown beside it.
         labels = self._classes[probabilities.argmax(axis=1)]
         return PredictionArrays(labels, probabilities, self.card.target.classes, warnings)
 
     async def predict_async(self, X: np.ndarray, inline_cells: int) -> PredictionArrays:
-        """`predict` for a server: small batches of numbers right on the
-        event loop (a thread hop would cost more than the prediction), large
-        ones and rows with categories in a worker thread so they do not hold
-        up other requests."""
+        """`predict` for a server: with batching on, through the batcher
+        (in a worker thread, together with other requests' rows); else small
+        batches of numbers right on the event loop (a thread hop would cost
+        more than the prediction), large ones and rows with categories in a
+        worker thread so they do not hold up other requests."""
+        if self.batcher is not None:
+            return self._answer(X, await self.batcher(X))
         # Rows with categories go through a DataFrame pipeline: milliseconds
         # even for one row, too long to hold the event loop.
         if X.size <= inline_cells and X.dtype == np.float64:
@@ -169,8 +218,39 @@ class Predictor:
 
     def warm_up(self) -> PredictionArrays:
         """Predict the card's example row: proves the model answers before
-        the service says it is ready, and pays first-call costs up front."""
-        return self.predict(as_array([self.card.example_row()], self.schema))
+        the service says it is ready, and pays first-call costs up front.
+        Then times one row and turns batching on as the policy says."""
+        X = as_array([self.card.example_row()], self.schema)
+        answer = self.predict(X)
+        self.one_row_seconds = _fastest(self._compute, X)
+        policy = self.policy
+        on = policy.mode == "on" or (
+            policy.mode == "auto" and self.one_row_seconds > AUTO_BATCH_SECONDS
+        )
+        self.batcher = (
+            MicroBatcher(self._compute, policy.max_wait_ms / 1000, policy.max_rows) if on else None
+        )
+        log.info(
+            "batching %s",
+            "on" if on else "off",
+            extra={
+                "model": self.card.name,
+                "policy": policy.mode,
+                "one_row_us": round(self.one_row_seconds * 1e6, 1),
+            },
+        )
+        return answer
+
+
+def _fastest(compute: Callable[[np.ndarray], Any], X: np.ndarray, repeat: int = 7) -> float:
+    """The fastest of a few calls: the model's own cost, as little as
+    possible of whatever else the machine is doing."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        compute(X)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _frame_builder(estimator: Any, card: ModelCard) -> Callable[[np.ndarray], Any] | None:

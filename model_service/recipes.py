@@ -23,6 +23,8 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from model_service import estimators
+
 
 @dataclass(frozen=True)
 class Column:
@@ -50,6 +52,25 @@ class Recipe:
     pipeline: Callable[[], BaseEstimator]
     #: types model.skops needs beyond skops' defaults, written to the card
     trusted_types: tuple[str, ...] = ()
+    #: steps before the estimator when one is chosen (`pipeline_for`); None:
+    #: the features are numbers and go in as they are (scaled for a linear model)
+    prepare: Callable[[], list[BaseEstimator]] | None = None
+
+    def pipeline_for(self, estimator: str | None = None) -> BaseEstimator:
+        """The pipeline to fit: the recipe's own without a choice, else the
+        recipe's preparation followed by the chosen algorithm
+        (`model_service.estimators`)."""
+        if estimator is None:
+            return self.pipeline()
+        if self.prepare is None:
+            return make_pipeline(*estimators.steps(estimator, self.task, scale=True))
+        return make_pipeline(*self.prepare(), *estimators.steps(estimator, self.task, scale=False))
+
+    def trusted_types_for(self, estimator: str | None = None) -> tuple[str, ...]:
+        """The types model.skops holds beyond skops' defaults, for that choice."""
+        if estimator is None:
+            return self.trusted_types
+        return tuple(sorted({*self.trusted_types, *estimators.TRUSTED_TYPES[estimator]}))
 
 
 def _load(
@@ -189,12 +210,12 @@ def _load_penguins() -> tuple[Any, Any]:
     return frame[[c.name for c in PENGUINS.columns]], frame["species"]
 
 
-def _penguins_pipeline() -> BaseEstimator:
+def _penguins_preparation() -> list[BaseEstimator]:
     # By column name, so the pipeline is fitted on (and takes) a DataFrame.
     # Missing values are imputed (the most common category, the median
     # measurement), and an island or sex not seen in training encodes as no
     # category at all rather than failing.
-    return make_pipeline(
+    return [
         ColumnTransformer(
             [
                 (
@@ -211,9 +232,12 @@ def _penguins_pipeline() -> BaseEstimator:
                     list(PENGUIN_MEASUREMENTS),
                 ),
             ]
-        ),
-        LogisticRegression(max_iter=1000),
-    )
+        )
+    ]
+
+
+def _penguins_pipeline() -> BaseEstimator:
+    return make_pipeline(*_penguins_preparation(), LogisticRegression(max_iter=1000))
 
 
 PENGUINS = Recipe(
@@ -236,6 +260,7 @@ PENGUINS = Recipe(
     dataset="palmerpenguins.load_penguins",
     load=_load_penguins,
     pipeline=_penguins_pipeline,
+    prepare=_penguins_preparation,
     # SimpleImputer keeps the dtype of the string columns it was fitted on: a numpy dtype.
     trusted_types=("numpy.dtype",),
 )

@@ -52,6 +52,20 @@ class Settings(BaseSettings):
         "1 serves from this process.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    batching: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Predict concurrent requests together (docs/native-api.md, Micro-batching): "
+        "auto turns it on when one row costs the model more than 250 µs (a forest, not a "
+        "linear model), measured at warm-up.",
+    )
+    batch_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="Longest a request waits for a batch in flight before its own batch starts.",
+    )
+    max_batch_rows: int = Field(
+        default=256, ge=1, description="Most rows predicted in one batch; larger requests go alone."
+    )
 
     def resolved_model_dir(self) -> Path:
         return self.model_dir if self.model_dir is not None else self.cache_dir / "models" / "iris"

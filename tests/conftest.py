@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from model_service.estimators import ESTIMATORS
 from model_service.recipes import RECIPES
 from model_service.train import build
 
@@ -23,18 +24,22 @@ NUMERIC_MODELS = [name for name in MODEL_NAMES if name != "penguins"]
 
 
 class ModelDirs(Mapping[str, Path]):
-    """name -> directory of a freshly trained package, built on first use."""
+    """name -> directory of a freshly trained package, built on first use.
+    `name:estimator` (e.g. `iris:forest`) trains that data set with that
+    algorithm (`model_service.estimators`); iterating lists the plain names."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._built: dict[str, Path] = {}
 
     def __getitem__(self, name: str) -> Path:
-        if name not in RECIPES:
+        recipe, _, estimator = name.partition(":")
+        if recipe not in RECIPES or (estimator and estimator not in ESTIMATORS):
             raise KeyError(name)
         if name not in self._built:
-            build(name, self._root / name, fresh_python=False)
-            self._built[name] = self._root / name
+            directory = self._root / name.replace(":", "-")
+            build(recipe, directory, estimator=estimator or None, fresh_python=False)
+            self._built[name] = directory
         return self._built[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -15,7 +15,7 @@ from flask import Flask
 from itsdangerous import URLSafeSerializer
 
 from web_app import batch, error_pages, health, pages, security
-from web_app.endpoint import EndpointClient, RetryPolicy
+from web_app.endpoint import EndpointClient, RetryPolicy, replica_session
 from web_app.metadata import MetadataCache
 from web_app.services import Services
 from web_app.settings import Settings
@@ -53,7 +53,8 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
     )
     client = EndpointClient(
         settings.model_url,
-        session or requests.Session(),
+        # Spread over every replica the service's name resolves to (replicas.py).
+        session or replica_session(settings.model_url),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         retry=RetryPolicy(

@@ -168,6 +168,16 @@ class Stack:
         cmd = [*self.compose, *chosen, "-p", self.project, *args]
         return run(cmd, env={**self.env, **env}, timeout=timeout, check=check)
 
+    def published(self, service: str, port: int, index: int = 1) -> tuple[str, int]:
+        """The host address and port replica `index` of `service` publishes
+        `port` on, as `compose port` tells it: the compose file leaves the
+        model service's host port to the host unless
+        MODEL_SERVICE_PUBLISH_PORT pins it."""
+        out = self.compose_run("port", "--index", str(index), service, str(port)).stdout.strip()
+        host, _, number = out.rpartition(":")
+        assert number.isdigit(), f"compose port {service} {port}: {out!r}"
+        return host, int(number)
+
     def container_ids(self, service: str) -> list[str]:
         # --all: a container that is restarting is still this service's
         # (compose v2 lists only running ones without it).

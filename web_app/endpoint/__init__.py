@@ -1,7 +1,8 @@
 """The web app's side of the HTTP contract with the model service: the
 client (`client`), the records of each exchange (`exchange`), the ways a
 call fails (`errors`, the tree drawn in its docstring) and the retry policy
-(`retry`). The names most of the app needs are re-exported here."""
+(`retry`) and the balancing over the model service's replicas
+(`replicas`). The names most of the app needs are re-exported here."""
 
 from web_app.endpoint.client import EndpointClient, Ping
 from web_app.endpoint.errors import (
@@ -26,6 +27,7 @@ from web_app.endpoint.exchange import (
     ReceivedResponse,
     SentRequest,
 )
+from web_app.endpoint.replicas import ReplicaAdapter, replica_session
 from web_app.endpoint.retry import RetryPolicy
 
 __all__ = [
@@ -46,8 +48,10 @@ __all__ = [
     "Ping",
     "ReadTimeout",
     "ReceivedResponse",
+    "ReplicaAdapter",
     "RetryPolicy",
     "SentRequest",
     "TransportError",
     "UnreadableResponse",
+    "replica_session",
 ]

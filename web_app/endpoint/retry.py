@@ -50,7 +50,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from web_app.endpoint.exchange import NOT_READY, REFUSED
 
@@ -110,6 +110,17 @@ def never_sent(exc: BaseException) -> bool:
     connect timeout: during a swap the old container's address can linger
     with nothing behind it). All of these are safe to send again."""
     return refused(exc) or isinstance(exc, requests.ConnectTimeout)
+
+
+def broke_before_answer(exc: BaseException) -> bool:
+    """Whether the connection broke before any byte of an answer came back
+    (reset or closed by the server: urllib3's ProtocolError, "Connection
+    aborted."). The request may have reached the server; only a caller that
+    knows the request changes nothing may send it again."""
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.Timeout):
+        return False
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, ProtocolError)
 
 
 def refused(exc: BaseException) -> bool:
