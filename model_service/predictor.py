@@ -26,6 +26,7 @@ import anyio.to_thread
 import numpy as np
 
 from model_service.batching import MicroBatcher
+from model_service.categories import check_categories
 from model_service.compiled import compile_estimator
 from model_service.inputs import as_array
 from model_service.package import ModelPackage, PackageError
@@ -226,7 +227,7 @@ class Predictor:
         row and turns batching on as the policy says."""
         X = as_array([self.card.example_row()], self.schema)
         answer = self.predict(X)
-        self._check_categories()
+        check_categories(self.predict, self.card, self.schema)
         self.one_row_seconds = _fastest(self._compute, X)
         policy = self.policy
         on = policy.mode == "on" or (
@@ -246,31 +247,6 @@ class Predictor:
         )
         return answer
 
-    def _check_categories(self) -> None:
-        """Predicts every category probe, all at once (one call however many
-        categories), and one at a time only to name the one at fault."""
-        probes = _category_probes(self.card)
-        if not probes:
-            return
-        try:
-            self.predict(as_array([row for row, _, _ in probes], self.schema))
-            return
-        except ValueError:
-            pass
-        for row, feature, value in probes:
-            try:
-                self.predict(as_array([row], self.schema))
-            except ValueError as exc:  # what scikit-learn's encoders raise
-                promise = (
-                    "handles unknown categories"
-                    if value is UNSEEN_CATEGORY
-                    else f"lists the category {value!r}"
-                )
-                raise PackageError(
-                    f"the card says feature {feature!r} {promise}, but the model refuses it: "
-                    f"{str(exc).splitlines()[0]}"
-                ) from None
-
 
 def _fastest(compute: Callable[[np.ndarray], Any], X: np.ndarray, repeat: int = 7) -> float:
     """The fastest of a few calls: the model's own cost, as little as
@@ -281,26 +257,6 @@ def _fastest(compute: Callable[[np.ndarray], Any], X: np.ndarray, repeat: int = 
         compute(X)
         best = min(best, time.perf_counter() - start)
     return best
-
-
-#: A value no training set holds, to prove a `handles_unknown` promise.
-UNSEEN_CATEGORY = "\x00not-a-category-seen-in-training"
-
-
-def _category_probes(card: ModelCard) -> list[tuple[list[float | str], str, str]]:
-    """(row, feature, value) for each category of each categorical feature
-    (the example row with that one value changed), and an unseen value for
-    each feature the card says handles unknown ones."""
-    probes = []
-    for i, feature in enumerate(card.features):
-        values = list(feature.categories or ())
-        if feature.handles_unknown:
-            values.append(UNSEEN_CATEGORY)
-        for value in values:
-            row = card.example_row()
-            row[i] = value
-            probes.append((row, feature.name, value))
-    return probes
 
 
 def _frame_builder(estimator: Any, card: ModelCard) -> Callable[[np.ndarray], Any] | None:
