@@ -7,7 +7,6 @@ it), and a person using the web app notices nothing."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from tests.support.compose import (
     free_port,
     http_get,
     http_post,
+    stack_env,
     wait_for,
 )
 
@@ -37,23 +37,9 @@ ROW = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
 def token_stack(built_images: dict[str, str]) -> Iterator[Stack]:
     """A compose project of its own (torn down afterwards), not yet up."""
     compose = docker_ready()
-    env = {
-        **os.environ,
-        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
-        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
-        "MODEL_IMAGE": built_images["iris"],
-        "WEB_APP_IMAGE": built_images["web"],
-        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{free_port()}",
-        "MODEL_SERVICE_PUBLISH_PORT": str(free_port()),
-    }
-    web_port = int(env["WEB_APP_PUBLISH_PORT"].rsplit(":", 1)[1])
-    stack = Stack(
-        compose,
-        f"sklearn-token-{secrets.token_hex(3)}",
-        env,
-        web_port,
-        int(env["MODEL_SERVICE_PUBLISH_PORT"]),
-    )
+    web_port, model_port = free_port(), free_port()
+    env = stack_env(built_images, web_port, MODEL_SERVICE_PUBLISH_PORT=str(model_port))
+    stack = Stack(compose, f"sklearn-token-{secrets.token_hex(3)}", env, web_port, model_port)
     try:
         yield stack
     finally:

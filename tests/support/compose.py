@@ -94,6 +94,31 @@ def compose_command() -> list[str] | None:
     return None
 
 
+def stack_env(
+    built_images: Mapping[str, str], web_port: int, **overrides: str | None
+) -> dict[str, str]:
+    """The environment of a compose project under test: this process's, the
+    images the session built, the web app on a loopback port (the tests talk
+    to 127.0.0.1 and nothing else should), and no WEB_APP_SECRET_KEY (as in
+    the quick start, the app's workers share a random one). `overrides` set
+    (or, when None, unset) compose variables."""
+    env = {
+        **os.environ,
+        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
+        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
+        "MODEL_IMAGE": built_images["iris"],
+        "WEB_APP_IMAGE": built_images["web"],
+        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
+    }
+    env.pop("WEB_APP_SECRET_KEY", None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
