@@ -46,8 +46,8 @@ def replicas(built_images: dict[str, str], timings: dict[str, float]) -> Iterato
     compose = docker_ready()
     project = f"sklearn-e2e-replicas-{secrets.token_hex(3)}"
     web_port = free_port()
-    # No MODEL_SERVICE_PUBLISH_PORT: the default, a free port per replica.
-    env = stack_env(built_images, web_port, MODEL_SERVICE_PUBLISH_PORT=None)
+    # Set empty, as the README says for --scale: a free port per replica.
+    env = stack_env(built_images, web_port, MODEL_SERVICE_PUBLISH_PORT="")
     stack = Stack(compose, project, env, web_port, 0, timings)
     try:
         started = time.monotonic()

@@ -195,9 +195,8 @@ class Stack:
 
     def published(self, service: str, port: int, index: int = 1) -> tuple[str, int]:
         """The host address and port replica `index` of `service` publishes
-        `port` on, as `compose port` tells it: the compose file leaves the
-        model service's host port to the host unless
-        MODEL_SERVICE_PUBLISH_PORT pins it."""
+        `port` on, as `compose port` tells it: with MODEL_SERVICE_PUBLISH_PORT
+        set empty, the compose file leaves each replica's host port to the host."""
         out = self.compose_run("port", "--index", str(index), service, str(port)).stdout.strip()
         host, _, number = out.rpartition(":")
         assert number.isdigit(), f"compose port {service} {port}: {out!r}"
