@@ -23,6 +23,8 @@ import uvicorn
 
 from model_service import logs, package, workers
 from model_service.app import create_app, prepare
+from model_service.auth import TokenError
+from model_service.connections import HeadDeadlineProtocol
 from model_service.package import PackageError
 from model_service.settings import Settings
 
@@ -61,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_service: cannot serve {where}: {reason}", file=sys.stderr)
         return EXIT_BAD_PACKAGE
 
+    try:
+        settings.bearer_tokens()  # a token file that is not there must stop start-up
+    except TokenError as exc:
+        print(f"model_service: {exc}", file=sys.stderr)
+        return EXIT_BAD_PACKAGE
     if args.check:
         return _check(settings, refuse)
     if settings.model_dir is not None:  # the default model is built on first use instead
@@ -85,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,  # logs.configure set up JSON lines
         access_log=False,  # the request middleware logs each request
         loop="uvloop",
-        http="httptools",
+        # httptools with a deadline on each request's head (connections.py)
+        http=HeadDeadlineProtocol.with_limit(settings.max_head_bytes),
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # No X-Forwarded-For rewriting: nothing here uses the client address,
         # and the layer costs a little on every request.

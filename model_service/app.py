@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from model_service import errors, openapi, package
+from model_service.auth import BearerToken
+from model_service.deadline import BodyDeadline
 from model_service.fastpath import PredictionFastPath
 from model_service.metrics import Metrics
 from model_service.middleware import RequestContext
@@ -124,14 +126,21 @@ def _stack_layers(app: FastAPI) -> None:
     one place to add another (an outer one goes first in the list).
     FastAPI's own exception layers stay outside them all.
 
+    - BearerToken: refuses a request without the configured token
+      (model_service.auth), before anything else reads it;
     - RequestContext: request id, model headers, metrics, access log, the
       last-resort 500 (model_service.middleware);
+    - BodyDeadline: the 408 of a body that does not arrive in time
+      (model_service.deadline), raised from `receive` so both paths answer
+      it as any other problem; inside the request context, which logs it;
     - PredictionFastPath: answers the prediction routes without FastAPI's
       routing (model_service.fastpath); inside the request context, so both
       paths log, count and label alike.
     """
     layers = [
+        Middleware(BearerToken, tokens=app.state.settings.bearer_tokens()),
         Middleware(RequestContext, metrics=app.state.metrics),
+        Middleware(BodyDeadline, seconds=app.state.settings.body_timeout_seconds),
         Middleware(PredictionFastPath),
     ]
     # What add_middleware does, for the whole list: the first one is outermost.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 
-from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from shared.problems import MalformedPayload, PayloadTooLarge, UnsupportedMediaType
@@ -30,8 +29,9 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
     with its `Content-Encoding` undone. 413 as soon as it is known to exceed
     `limit`, as sent (from Content-Length before reading, or while
     streaming) or once inflated; 415 for a coding other than gzip, deflate
-    or identity. A client that hangs up mid-body raises Starlette's
-    ClientDisconnect, as `Request.stream()` does."""
+    or identity. A body cut off mid-way (the client hung up, or the request
+    deadline closed the connection: model_service.deadline) is a 400, not a
+    bug: no one is left to read it, but the log says what happened."""
     codings = content_codings(headers.get("content-encoding"))
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -42,7 +42,9 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            raise ClientDisconnect()
+            raise MalformedPayload(
+                f"The connection closed after {size:,} bytes, before the whole body arrived."
+            )
         chunk = message.get("body", b"")
         more = message.get("more_body", False)
         size += len(chunk)

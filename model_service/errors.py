@@ -9,8 +9,10 @@ descriptions and the V2 statuses are derived from `PROBLEM_CLASSES`::
     ProblemError
     ├── PayloadError             (the contract's 4xx, see shared.problems)
     │   ├── BadRequest           400  a path or query parameter is not valid
+    │   ├── Unauthorized         401  a token is configured and the request has none that matches
     │   ├── NotFound             404  no such route, model or version
-    │   └── MethodNotAllowed     405  the route does not take this method
+    │   ├── MethodNotAllowed     405  the route does not take this method
+    │   └── RequestTimeout       408  the body did not arrive in time (model_service.deadline)
     ├── ServiceUnavailable       503  the model is not loaded (yet)
     └── InternalError            500  a bug (`type` is about:blank)
 
@@ -58,6 +60,16 @@ class BadRequest(PayloadError):
     )
 
 
+class Unauthorized(PayloadError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+    description = (
+        "The service was started with a token (MODEL_SERVICE_TOKEN) and the request has no "
+        "'Authorization: Bearer <token>' header with one that matches."
+    )
+
+
 class NotFound(PayloadError):
     status = 404
     slug = "not-found"
@@ -72,6 +84,16 @@ class MethodNotAllowed(PayloadError):
     title = "Method Not Allowed"
     description = (
         "The route exists, but not with this method; the Allow header lists the ones it takes."
+    )
+
+
+class RequestTimeout(PayloadError):
+    status = 408
+    slug = "request-timeout"
+    title = "The body did not arrive in time"
+    description = (
+        "The request's body was still arriving when the body deadline passed "
+        "(MODEL_SERVICE_BODY_TIMEOUT_SECONDS); the connection is closed."
     )
 
 
@@ -97,9 +119,11 @@ class InternalError(ProblemError):
 PROBLEM_CLASSES: tuple[type[ProblemError], ...] = (
     MalformedPayload,
     BadRequest,
+    Unauthorized,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     InvalidRows,

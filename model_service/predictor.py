@@ -26,6 +26,7 @@ import anyio.to_thread
 import numpy as np
 
 from model_service.batching import MicroBatcher
+from model_service.categories import check_categories
 from model_service.compiled import compile_estimator
 from model_service.inputs import as_array
 from model_service.package import ModelPackage, PackageError
@@ -221,9 +222,14 @@ class Predictor:
     def warm_up(self) -> PredictionArrays:
         """Predict the card's example row: proves the model answers before
         the service says it is ready, and pays first-call costs up front.
-        Then times one row and turns batching on as the policy says."""
+        Then every category the card lists (and, where the card says the
+        pipeline handles unknown ones, a category it cannot know): a card
+        that promises what the pipeline's encoder refuses would turn a valid
+        request into a 500, so it stops the load instead. Last, times one
+        row and turns batching on as the policy says."""
         X = as_array([self.card.example_row()], self.schema)
         answer = self.predict(X)
+        check_categories(self.predict, self.card, self.schema)
         self.one_row_seconds = _fastest(self._compute, X)
         policy = self.policy
         on = policy.mode == "on" or (

@@ -7,7 +7,8 @@ the connections over them. What this module adds to uvicorn's supervisor:
 
 - the settings reach the workers as `MODEL_SERVICE_*` variables (the
   command line's options included), since a spawned process starts afresh;
-- every worker uses uvloop and httptools, like the single process: with
+- every worker uses uvloop and httptools (with the head limits of
+  model_service.connections), like the single process: with
   plain asyncio, a socket handed to a worker is left with Nagle's algorithm
   on, and every small answer waits ~40 ms for the client's delayed ACK
   (tests/unit/model_service/test_workers.py checks the sockets);
@@ -31,7 +32,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from model_service import logs
+from model_service import connections, logs
 from model_service.app import create_app
 from model_service.settings import Settings
 
@@ -61,7 +62,10 @@ def serve(settings: Settings, graceful_shutdown_seconds: int) -> str | None:
             log_config=None,  # each worker sets up JSON lines (worker_app)
             access_log=False,  # the request middleware logs each request
             loop="uvloop",
-            http="httptools",
+            # httptools with the head deadline and size limit (connections.py),
+            # named by import path: a spawned worker imports it afresh
+            http="model_service.connections:HeadDeadlineProtocol",
+            timeout_keep_alive=settings.keep_alive_seconds,
             timeout_graceful_shutdown=graceful_shutdown_seconds,
             proxy_headers=False,  # as in the single process (model_service.__main__)
         )
@@ -73,6 +77,8 @@ def serve(settings: Settings, graceful_shutdown_seconds: int) -> str | None:
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The settings as the `MODEL_SERVICE_*` variables that give them back."""
     fields = settings.model_dump(exclude_none=True)
+    if settings.token is not None:  # model_dump keeps it a SecretStr, whose str() is "*****"
+        fields["token"] = settings.token.get_secret_value()
     return {f"MODEL_SERVICE_{name.upper()}": str(value) for name, value in fields.items()}
 
 
@@ -80,6 +86,8 @@ def worker_app() -> FastAPI:
     """The app of one worker, from the environment `serve` set."""
     settings = Settings()
     logs.configure(settings.log_level)
+    # This process's protocol class, set before its first connection.
+    connections.HeadDeadlineProtocol.max_head_bytes = settings.max_head_bytes
     return create_app(settings, on_load_failure=_report, load_before_serving=True)
 
 

@@ -75,11 +75,37 @@ def request_format(content_type: str | None) -> RequestFormat:
             f"Content-Type {media.type!r} is not supported{hint}. Send one of: {ACCEPTED_REQUEST_TYPES}."
         )
     charset = media.params.get("charset", "utf-8").lower()
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        raise UnsupportedMediaType(f"charset {charset!r} is not known; send utf-8.") from None
+    check_charset(charset)
     return RequestFormat(fmt, media.header, charset)
+
+
+#: Python's text codecs that are not charsets of text on the wire: escape
+#: syntaxes (they turn a backslash in the data into another character),
+#: domain-name encodings, and `undefined`, which refuses everything.
+_NOT_CHARSETS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "charmap"}
+)
+
+
+def check_charset(charset: str) -> None:
+    """415 unless `charset` names a text encoding Python can decode. Python
+    also knows codecs that are not charsets at all (base64, zlib, rot13,
+    hex: bytes to bytes or str to str; and `_NOT_CHARSETS`); a body
+    declared in one of them is refused here, never decoded some other way."""
+    try:
+        name = codecs.lookup(charset).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        raise UnsupportedMediaType(f"charset {charset!r} is not known; send utf-8.") from None
+    if name in _NOT_CHARSETS:
+        raise UnsupportedMediaType(f"charset {charset!r} is not a text encoding; send utf-8.")
+    try:
+        # A text encoding turns str into bytes and back; the others raise
+        # LookupError ("not a text encoding") or, `undefined`, UnicodeError.
+        "a".encode(charset).decode(charset)
+    except (LookupError, UnicodeError):
+        raise UnsupportedMediaType(
+            f"charset {charset!r} is not a text encoding; send utf-8."
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,35 @@ in a fresh Python, which costs seconds per package, has its own tests
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from model_service.estimators import ESTIMATORS
 from model_service.recipes import RECIPES
 from model_service.train import build
+
+# Property tests (hypothesis): a bounded number of examples per test, and in
+# CI the same examples every run (derandomize), so a red build is
+# reproducible and a green one is not luck. HYPOTHESIS_PROFILE=fuzz runs
+# many more, random, on a developer's machine.
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    derandomize=True,
+    deadline=None,  # the machine is shared: a slow example is not a failure
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile("fuzz", max_examples=5000, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev")
+)
 
 MODEL_NAMES = sorted(RECIPES)
 #: The bundled models whose features are all numbers. Tests that send rows as

@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 from itsdangerous import URLSafeSerializer
 
-from web_app import batch, error_pages, health, pages, security
+from web_app import batch, error_pages, health, pages, security, upload
 from web_app.endpoint import EndpointClient, RetryPolicy, replica_session
 from web_app.metadata import MetadataCache
 from web_app.services import Services
@@ -57,6 +57,7 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         session or replica_session(settings.model_url),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        token=settings.bearer_token(),
         retry=RetryPolicy(
             seconds=settings.retry_seconds,
             backoff=settings.retry_backoff,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, session: requests.Session | None = None) -> F
         metadata=MetadataCache(client.metadata, settings.metadata_cache_seconds),
         downloads=URLSafeSerializer(secret, salt="batch-download"),
     )
+    app.add_template_filter(upload.size_in_words, "size_in_words")
     security.init_app(app)
     error_pages.init_app(app)
     app.register_blueprint(pages.bp)

@@ -95,8 +95,8 @@ def batch_predict() -> Page:
         )
     if len(data) > settings.upload_max_bytes:
         message = (
-            f"The file is {len(data) / 1_000_000:.1f} MB; the limit is "
-            f"{settings.upload_max_bytes / 1_000_000:.1f} MB. Split it into smaller files."
+            f"The file is {upload.size_in_words(len(data))}; the limit is "
+            f"{upload.size_in_words(settings.upload_max_bytes)}. Split it into smaller files."
         )
         return _page(card, fmt, error=_error(message), status=413)
     try:

@@ -18,6 +18,9 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from web_app.services import services
+from web_app.upload import size_in_words
+
 log = logging.getLogger(__name__)
 
 PLAIN = {
@@ -60,11 +63,15 @@ def csrf_page() -> tuple[str, int]:
 
 
 def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
-    limit = request.max_content_length or 0
+    # The file limit, not MAX_CONTENT_LENGTH: the form may carry up to
+    # FORM_MEMORY_FACTOR times the file besides, but the file is what a
+    # person can act on, and what the batch page states.
+    limit = services().settings.upload_max_bytes
     return _page(
         413,
         "That upload is too large",
-        f"This app accepts uploads up to about {limit / 1_000_000:.1f} MB. Split the file and upload the parts.",
+        f"This app accepts files up to {size_in_words(limit)} "
+        "(WEB_APP_UPLOAD_MAX_BYTES). Split the file and upload the parts.",
     )
 
 

@@ -6,6 +6,7 @@ Built once at the entry point (`wsgi.py`, `__main__.py`) and passed to
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -82,6 +83,45 @@ class Settings(BaseSettings):
         ),
     )
 
+    model_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The bearer token the model service asks for (its MODEL_SERVICE_TOKEN), sent as "
+            "'Authorization: Bearer'; unset or empty: none is sent."
+        ),
+    )
+    model_token_file: Path | None = Field(
+        default=None,
+        description="A file holding that token instead (a compose secret); must exist and not be empty.",
+    )
+
+    @field_validator("model_token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def bearer_token(self) -> str | None:
+        """The token to send, or None: the first of a comma- or line-separated
+        list, as the model service accepts several while one is rotated;
+        `ValueError` naming the setting (never the token) when the file is
+        missing or empty. Not a validator: pydantic's errors would quote it."""
+        if self.model_token is not None and _first(self.model_token.get_secret_value()):
+            if self.model_token_file is not None:
+                raise ValueError("set WEB_APP_MODEL_TOKEN or WEB_APP_MODEL_TOKEN_FILE, not both")
+            return _first(self.model_token.get_secret_value())
+        if self.model_token_file is None:
+            return None
+        source = f"WEB_APP_MODEL_TOKEN_FILE={self.model_token_file}"
+        try:
+            token = _first(self.model_token_file.read_text(encoding="ascii"))
+        except FileNotFoundError:
+            raise ValueError(f"{source}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{source}: cannot be read ({type(exc).__name__})") from None
+        if not token:
+            raise ValueError(f"{source}: the file is empty; put the model service's token in it")
+        return token
+
     @field_validator("model_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -91,3 +131,9 @@ class Settings(BaseSettings):
                 f"expected an http(s) URL such as http://127.0.0.1:8080, got {value!r}"
             )
         return value.strip().rstrip("/")
+
+
+def _first(tokens: str) -> str | None:
+    """The first token of a comma- or line-separated list, if any."""
+    listed = [part.strip() for part in tokens.replace("\n", ",").split(",")]
+    return next((token for token in listed if token), None)

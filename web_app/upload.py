@@ -165,3 +165,13 @@ def result_csv(upload: Upload, card: ModelCard, body: AnswerBody) -> str:
     for row, prediction, probs in zip(upload.rows, body.predictions, probabilities, strict=True):
         writer.writerow([_csv_cell(v) for v in row] + [prediction, *probs])
     return buffer.getvalue()
+
+
+def size_in_words(size: int) -> str:
+    """A size in bytes as a person reads it: "2.0 MB", "50 KB", "1,000 bytes"
+    (a small limit printed as "0.0 MB" names no limit at all)."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 10_000:
+        return f"{size / 1_000:.0f} KB"
+    return f"{size:,} bytes"

@@ -91,6 +91,16 @@ def explain(
             exc.status_code,
             request_id=request_id,
         )
+    if isinstance(exc, endpoint.EndpointUnauthorized):
+        return Failure(
+            "This site is not allowed to call the model service",
+            f"{base} asks for a token, and this web app sent none or the wrong one: "
+            "a set-up mistake, nothing wrong with your input.",
+            "Tell whoever runs this site: WEB_APP_MODEL_TOKEN (or WEB_APP_MODEL_TOKEN_FILE) "
+            "must hold one of the model service's MODEL_SERVICE_TOKEN values.",
+            exc.status_code,
+            request_id=request_id,
+        )
     if isinstance(exc, endpoint.ModelChanged):
         return Failure(
             "The model has changed",

@@ -21,7 +21,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from model_service.errors import V2_PREFIX
+from model_service.auth import is_open
+from model_service.errors import V2_PREFIX, Unauthorized
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
             _document_wrong_methods(schema)
+            _document_token(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -62,3 +64,35 @@ def _document_wrong_methods(schema: dict[str, Any]) -> None:
                     "content": {media_type: {"schema": body}},
                 },
             )
+
+
+def _document_token(schema: dict[str, Any]) -> None:
+    """The bearer token (model_service.auth): a security scheme, and a 401 on
+    every operation that needs it when a token is configured; the health,
+    metrics and documentation routes stay open."""
+    schema["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Only when the service is started with MODEL_SERVICE_TOKEN "
+            "(or MODEL_SERVICE_TOKEN_FILE); otherwise no token is needed.",
+        }
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if is_open(path):
+            continue
+        v2 = path.startswith(V2_PREFIX)
+        body = V2_ERROR_SCHEMA_REF if v2 else PROBLEM_SCHEMA_REF
+        media_type = "application/json" if v2 else PROBLEM_MEDIA_TYPE
+        for operation in operations.values():
+            operation["security"] = [{}, {"bearer": []}]  # either: no token set, or the token
+            operation.setdefault("responses", {})["401"] = {
+                "description": Unauthorized.description,
+                "headers": {
+                    "WWW-Authenticate": {
+                        "description": "Bearer: the scheme to authenticate with.",
+                        "schema": {"type": "string"},
+                    }
+                },
+                "content": {media_type: {"schema": body}},
+            }

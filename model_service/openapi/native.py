@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from model_service.errors import InternalError, ServiceUnavailable
+from model_service.errors import InternalError, RequestTimeout, ServiceUnavailable
 from model_service.openapi import PROBLEM_SCHEMA_REF
 from shared.answers import AnswerBody
 from shared.card import ModelCard
@@ -69,6 +69,7 @@ INVOCATIONS: dict[str, Any] = {
             MalformedPayload,
             NotAcceptable,
             PayloadTooLarge,
+            RequestTimeout,
             UnsupportedMediaType,
             InvalidRows,
             ServiceUnavailable,

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service import v2
-from model_service.errors import InternalError, NotFound, ServiceUnavailable
+from model_service.errors import InternalError, NotFound, RequestTimeout, ServiceUnavailable
 from shared.problems import (
     InvalidRows,
     MalformedPayload,
@@ -234,6 +234,7 @@ _INFER_RESPONSES = {
         MalformedPayload,
         NotFound,
         PayloadTooLarge,
+        RequestTimeout,
         UnsupportedMediaType,
         InvalidRows,
         ServiceUnavailable,

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from model_service.package.trust import import_skops, untrusted_types
 from shared.card import ModelCard
 
 MODEL_FILE = "model.skops"
@@ -57,9 +58,7 @@ def library_versions() -> dict[str, str]:
 
 def save(estimator: Any, card: ModelCard, directory: Path) -> ModelCard:
     """Write the package; the card is stored with the file's sha256 filled in."""
-    import skops.io as sio
-
-    return write(sio.dumps(estimator), card, directory)
+    return write(import_skops().dumps(estimator), card, directory)
 
 
 def write(data: bytes, card: ModelCard, directory: Path) -> ModelCard:
@@ -77,18 +76,17 @@ def load(directory: Path) -> ModelPackage:
     """Read, verify and rebuild a package, or raise `PackageError` saying why not."""
     # skops (with scikit-learn behind it) takes seconds to import: only here,
     # so the server can bind its port and answer 503 while the model loads.
-    import skops.io as sio
-    from skops.io.exceptions import UntrustedTypesFoundException
-
+    sio = import_skops()
     card, data = verify(directory)
-    try:
-        # The card's list and nothing else: a type the packager did not name
-        # stays untrusted, whatever other packages needed.
-        estimator = sio.loads(data, trusted=card.trusted_types)
-    except UntrustedTypesFoundException as exc:
+    # The card's list and skops' defaults, nothing else: a type the packager
+    # did not name stays untrusted, whatever other packages needed.
+    needed = sio.get_untrusted_types(data=data)
+    untrusted = untrusted_types(needed, card.trusted_types)
+    if untrusted:
         raise PackageError(
-            f"{directory / MODEL_FILE} contains types that are not trusted: {exc}"
-        ) from None
+            f"{directory / MODEL_FILE} contains types that are not trusted: {', '.join(untrusted)}"
+        )
+    estimator = sio.loads(data, trusted=needed)
     _check_estimator(estimator, card)
     return ModelPackage(card, estimator, directory)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from model_service.package import PackageError
+from model_service.package.trust import import_skops, untrusted_types
 
 PROG = "python -m model_service.package"
 
@@ -42,15 +43,16 @@ def read_estimator(path: Path, trust: list[str], pickle_runs_code: bool) -> Any:
         raise PackageError(f"no model file at {path}")
     # skops files are zip archives; anything else would be unpickled.
     if zipfile.is_zipfile(path):
-        import skops.io as sio
-
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trust]
+        sio = import_skops()
+        needed = sio.get_untrusted_types(file=path)
+        untrusted = untrusted_types(needed, trust)
         if untrusted:
             raise PackageError(
                 f"{path} holds types that skops does not trust by default: {', '.join(untrusted)}; "
                 f"if you trust them, name each: {' '.join(f'--trust {t}' for t in untrusted)}"
             )
-        return sio.load(path, trusted=trust)
+        # every one of them named by --trust or trusted by skops' own rule
+        return sio.load(path, trusted=needed)
     if not pickle_runs_code:
         raise PackageError(
             f"{path} is not a skops file; loading a pickle or joblib file runs whatever code it names: "

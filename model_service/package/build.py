@@ -35,6 +35,7 @@ from model_service import package
 from model_service.package import CARD_FILE, MODEL_FILE, PackageError
 from model_service.package import card as infer
 from model_service.package.roundtrip import load_and_predict, outputs
+from model_service.package.trust import import_skops, untrusted_types
 from shared.card import ModelCard, Target, Training
 
 #: Rows the fresh process predicts on: the example row, rows spread over the
@@ -161,10 +162,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
 def _dump(estimator: Any, trusted_types: Collection[str]) -> tuple[bytes, list[str]]:
     """The skops dump, and the types beyond skops' defaults it needs, all of
     which the caller must have named."""
-    import skops.io as sio
-
+    sio = import_skops()
     data = sio.dumps(estimator)
-    needed = sorted(sio.get_untrusted_types(data=data))
+    needed = sorted(untrusted_types(sio.get_untrusted_types(data=data), ()))
     untrusted = [t for t in needed if t not in trusted_types]
     if untrusted:
         flags = " ".join(f"--trust {t}" for t in untrusted)

@@ -27,6 +27,7 @@ from model_service.errors import NotFound
 from model_service.exchange import Answer, Call
 from model_service.openapi import v2 as docs
 from model_service.predictor import Predictor
+from shared.media import MediaType, check_charset
 from shared.problems import UnsupportedMediaType
 
 router = APIRouter(tags=["Open Inference Protocol (KServe V2)"])
@@ -66,7 +67,7 @@ async def answer_infer(call: Call) -> Answer:
     predictor = _served_by(call.app_state, call.path_params)
     settings = call.app_state.settings
     headers = call.headers
-    _check_media_type(headers.get("content-type"))
+    charset = _check_media_type(headers.get("content-type"))
     body = await read_body(
         call.receive, headers, settings.max_body_bytes
     )  # Content-Encoding undone
@@ -75,6 +76,7 @@ async def answer_infer(call: Call) -> Answer:
         headers.get(v2.HEADER_LENGTH),
         predictor.schema,
         v2.output_names(predictor.card),
+        charset=charset,
     )
     call.request_state["rows"] = len(decoded.X)
     prediction = await predictor.predict_async(decoded.X, settings.inline_cells)
@@ -124,14 +126,19 @@ async def model_ready(request: Request) -> Response:
     return _json({"name": predictor.ref.name, "ready": True})
 
 
-def _check_media_type(content_type: str | None) -> None:
+def _check_media_type(content_type: str | None) -> str:
     """JSON, or the binary extension's octet-stream; no Content-Type at all
-    is taken as JSON, since tritonclient sends none."""
+    is taken as JSON, since tritonclient sends none. The charset the JSON
+    is in: UTF-8 unless the Content-Type says otherwise (415 for one that is
+    not a text encoding)."""
     if content_type is None:
-        return
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type not in ("", _JSON, v2.BINARY_MEDIA_TYPE):
+        return "utf-8"
+    media = MediaType.parse(content_type)
+    if media.type not in ("", _JSON, v2.BINARY_MEDIA_TYPE):
         raise UnsupportedMediaType(
-            f"Content-Type {media_type!r} is not an inference request; send {_JSON} "
+            f"Content-Type {media.type!r} is not an inference request; send {_JSON} "
             f"(or {v2.BINARY_MEDIA_TYPE} with the {_HEADER} header)."
         )
+    charset = media.params.get("charset", "utf-8").lower()
+    check_charset(charset)
+    return charset

@@ -48,15 +48,17 @@ def decode_request(
     header_length: str | None,
     schema: InputSchema,
     outputs: Sequence[str],
+    charset: str = "utf-8",
 ) -> InferRequest:
     """An inference request body -> rows in feature order and the outputs to
     send back. `header_length` is the `Inference-Header-Content-Length`
     header (None when the body is JSON only); `outputs` the model's output
-    names."""
+    names; `charset` the one the JSON header is in (the binary data after
+    it is raw bytes, its length counted in bytes either way)."""
     if not body or body.isspace():  # (strip() would copy a large body)
         raise MalformedPayload("The request body is empty; send an inference request.")
     header, binary = _split(body, header_length)
-    document = parse_json(header)
+    document = parse_json(header, charset)
     if not isinstance(document, dict):
         raise MalformedPayload(
             f"An inference request is a JSON object with `inputs`, got {kind_of(document)}."

@@ -120,7 +120,8 @@ def read_json_table(body: bytes, schema: InputSchema, charset: str = "utf-8") ->
     """Parse the body and settle its shape: `MalformedPayload` for a body
     that is not JSON or no accepted shape, `InvalidRows` for no rows or bad
     column names, `PayloadTooLarge` for too many rows."""
-    document = parse_json(body, charset)
+    body = utf8_json(body, charset)
+    document = parse_json(body)
     columns, rows = _rows_of(document)
     if isinstance(rows, Mapping):  # {"instances": {"name": value}} is one row by name
         rows = [rows]
@@ -134,7 +135,7 @@ def read_json_table(body: bytes, schema: InputSchema, charset: str = "utf-8") ->
         rows = [rows]  # one flat instance, e.g. {"instances": [5.1, 3.5, 1.4, 0.2]}
     check_row_count(len(rows), schema)
     by_name = columns is None and isinstance(rows[0], Mapping)
-    if by_name and charset in ("utf-8", "utf8"):
+    if by_name:  # in any charset: the body is UTF-8 by now
         _reject_duplicate_keys(body)
     if columns is None:
         return JsonTable(schema, rows, schema.features, None, by_name)
@@ -148,11 +149,21 @@ def decode_json_rows(rows: Sequence[Any], schema: InputSchema) -> Rows:
     return JsonTable(schema, list(rows), schema.features).checked_rows()
 
 
+def utf8_json(body: bytes, charset: str = "utf-8") -> bytes:
+    """The body in UTF-8, read strictly in its declared charset (checked by
+    `shared.media.check_charset`): unchanged when it is UTF-8 already,
+    `MalformedPayload` for bytes that are not valid in the charset."""
+    if charset in ("utf-8", "utf8"):
+        return body
+    return body_text(body, charset).encode("utf-8")
+
+
 def parse_json(body: bytes, charset: str = "utf-8") -> Any:
     """A JSON document, or `MalformedPayload`; numbers beyond float range are
-    read (as inf or big ints) so that they can be reported on their cell."""
-    if charset not in ("utf-8", "utf8"):
-        body = body_text(body, charset).encode()
+    read (as inf or big ints) so that they can be reported on their cell.
+    The bytes are read in `charset` (UTF-8 unless declared otherwise), never
+    guessed: a UTF-16 body declared as UTF-8 is a 400, not read as UTF-16."""
+    body = utf8_json(body, charset)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -160,9 +171,17 @@ def parse_json(body: bytes, charset: str = "utf-8") -> Any:
     # orjson refuses what Python's json module writes for non-finite floats
     # (NaN, Infinity) and numbers beyond float range. The stdlib parser reads
     # them (integers too long for Python's int() as floats, i.e. inf), so
-    # they are reported as a 422 on their cell.
+    # they are reported as a 422 on their cell. It is given text, decoded
+    # strictly: given bytes, it would guess UTF-16 or UTF-32 from their
+    # shape and let surrogates through.
     try:
-        return json.loads(body, parse_int=_parse_int, parse_constant=float)
+        text = body.decode("utf-8-sig")  # a byte-order mark is allowed (RFC 8259 8.1)
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(
+            f"The body is not valid utf-8: byte {exc.start} cannot be decoded."
+        ) from None
+    try:
+        document = json.loads(text, parse_int=_parse_int, parse_constant=float)
     except RecursionError:
         raise InvalidRows(
             "The body nests lists or objects too deep to read; rows are lists of numbers "
@@ -170,6 +189,32 @@ def parse_json(body: bytes, charset: str = "utf-8") -> Any:
         ) from None
     except ValueError as exc:
         raise MalformedPayload(f"The body is not valid JSON: {exc}.") from None
+    if _lone_surrogate(document):
+        raise MalformedPayload(
+            "The body is not valid JSON text: a \\u escape is half a surrogate pair."
+        )
+    return document
+
+
+def _lone_surrogate(document: Any) -> bool:
+    """Whether a string of the document (a key or a value) holds half a
+    surrogate pair (`"\\ud800"`), which orjson refuses and the standard
+    library lets through; no answer could quote it back."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+    return False
 
 
 def _rows_of(document: Any) -> tuple[list[str] | None, Any]:

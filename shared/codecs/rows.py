@@ -95,14 +95,35 @@ def reject_empty(body: bytes) -> None:
 
 
 def body_text(body: bytes, charset: str) -> str:
-    """The body as text in its declared charset, or `MalformedPayload`."""
+    """The body as text in its declared charset (checked by
+    `shared.media.check_charset`), strictly: `MalformedPayload` for bytes
+    that are not valid in it, never a guess at another encoding."""
+    utf8 = charset in ("utf-8", "utf8")
     try:
         # utf-8-sig: spreadsheets like to start their CSV with a byte-order mark.
-        return body.decode("utf-8-sig" if charset in ("utf-8", "utf8") else charset)
+        text = body.decode("utf-8-sig" if utf8 else charset)
     except UnicodeDecodeError as exc:
         raise MalformedPayload(
             f"The body is not valid {charset}: byte {exc.start} cannot be decoded."
         ) from None
+    except UnicodeError as exc:  # idna and punycode raise the base class
+        raise MalformedPayload(f"The body is not valid {charset}: {exc}.") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # no JSON or CSV text has one; UTF-16 or UTF-32 read as 8 bits does
+        raise MalformedPayload(
+            f"The body has a NUL character at {nul}: it is not {charset} text "
+            "(UTF-16 or UTF-32 sent without its charset in the Content-Type?)."
+        )
+    if not utf8 and not text.isascii():
+        # Some codecs (utf-7, unicode_escape) decode to half a surrogate
+        # pair: text no answer could quote back.
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MalformedPayload(
+                f"The body, read as {charset}, holds half a surrogate pair at character {exc.start}."
+            ) from None
+    return text
 
 
 def check_row_count(count: int, schema: InputSchema) -> None:

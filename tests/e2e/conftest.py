@@ -27,6 +27,7 @@ from tests.support.compose import (
     docker_ready,
     free_port,
     run,
+    stack_env,
     unavailable,
     wait_for,
 )
@@ -82,23 +83,9 @@ def up_stack(
     compose = docker_ready()
     project = f"sklearn-e2e-{secrets.token_hex(3)}"
     web_port, model_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
-        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
-        "MODEL_IMAGE": built_images["iris"],
-        "WEB_APP_IMAGE": built_images["web"],
-        # Loopback only: the tests talk to 127.0.0.1 and nothing else should.
-        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
-        "MODEL_SERVICE_PUBLISH_PORT": str(model_port),
-    }
-    # Unset, as in the quick start: the app's workers must share its random key.
-    env.pop("WEB_APP_SECRET_KEY", None)
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
+    env = stack_env(
+        built_images, web_port, **{"MODEL_SERVICE_PUBLISH_PORT": str(model_port), **overrides}
+    )
     stack = Stack(compose, project, env, web_port, model_port, timings)
     try:
         started = time.monotonic()

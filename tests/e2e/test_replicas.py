@@ -12,7 +12,6 @@ fails none either: the request it reset goes to the other replica.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -20,7 +19,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.compose import Stack, docker_ready, free_port, http_get, run, wait_for
+from tests.support.compose import (
+    Stack,
+    docker_ready,
+    free_port,
+    http_get,
+    run,
+    stack_env,
+    wait_for,
+)
 from tests.support.stream import around, predictions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -39,16 +46,8 @@ def replicas(built_images: dict[str, str], timings: dict[str, float]) -> Iterato
     compose = docker_ready()
     project = f"sklearn-e2e-replicas-{secrets.token_hex(3)}"
     web_port = free_port()
-    env = {
-        **os.environ,
-        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
-        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
-        "MODEL_IMAGE": built_images["iris"],
-        "WEB_APP_IMAGE": built_images["web"],
-        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
-    }
-    env.pop("MODEL_SERVICE_PUBLISH_PORT", None)  # the default: a free port per replica
-    env.pop("WEB_APP_SECRET_KEY", None)
+    # Set empty, as the README says for --scale: a free port per replica.
+    env = stack_env(built_images, web_port, MODEL_SERVICE_PUBLISH_PORT="")
     stack = Stack(compose, project, env, web_port, 0, timings)
     try:
         started = time.monotonic()

@@ -94,6 +94,31 @@ def compose_command() -> list[str] | None:
     return None
 
 
+def stack_env(
+    built_images: Mapping[str, str], web_port: int, **overrides: str | None
+) -> dict[str, str]:
+    """The environment of a compose project under test: this process's, the
+    images the session built, the web app on a loopback port (the tests talk
+    to 127.0.0.1 and nothing else should), and no WEB_APP_SECRET_KEY (as in
+    the quick start, the app's workers share a random one). `overrides` set
+    (or, when None, unset) compose variables."""
+    env = {
+        **os.environ,
+        "MODEL_BASE_IMAGE": built_images["MODEL_BASE_IMAGE"],
+        "WEB_BASE_IMAGE": built_images["WEB_BASE_IMAGE"],
+        "MODEL_IMAGE": built_images["iris"],
+        "WEB_APP_IMAGE": built_images["web"],
+        "WEB_APP_PUBLISH_PORT": f"127.0.0.1:{web_port}",
+    }
+    env.pop("WEB_APP_SECRET_KEY", None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,9 +195,8 @@ class Stack:
 
     def published(self, service: str, port: int, index: int = 1) -> tuple[str, int]:
         """The host address and port replica `index` of `service` publishes
-        `port` on, as `compose port` tells it: the compose file leaves the
-        model service's host port to the host unless
-        MODEL_SERVICE_PUBLISH_PORT pins it."""
+        `port` on, as `compose port` tells it: with MODEL_SERVICE_PUBLISH_PORT
+        set empty, the compose file leaves each replica's host port to the host."""
         out = self.compose_run("port", "--index", str(index), service, str(port)).stdout.strip()
         host, _, number = out.rpartition(":")
         assert number.isdigit(), f"compose port {service} {port}: {out!r}"

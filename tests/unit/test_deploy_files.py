@@ -195,8 +195,9 @@ def test_the_swarm_stack_shares_the_compose_services() -> None:
     assert port["mode"] == "host"
 
 
-def test_compose_lets_the_host_pick_the_endpoints_port() -> None:
+def test_compose_publishes_8080_unless_told_to_let_the_host_pick() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     (port,) = compose["services"]["model_service"]["ports"]
-    # Empty when unset: "127.0.0.1::8080", a free loopback port per replica.
-    assert port == "127.0.0.1:${MODEL_SERVICE_PUBLISH_PORT:-}:8080"
+    # 8080 when unset (the quick start's curl); set empty, "127.0.0.1::8080":
+    # a free loopback port per replica, for --scale. "-", not ":-".
+    assert port == "127.0.0.1:${MODEL_SERVICE_PUBLISH_PORT-8080}:8080"

@@ -66,9 +66,12 @@ class EndpointClient:
         *,
         connect_timeout: float = 2.0,
         read_timeout: float = 15.0,
+        token: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Sent on the prediction and metadata calls (not /ping, which is open).
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.session = session
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
@@ -108,6 +111,7 @@ class EndpointClient:
             "Accept": "application/json",
             "X-Request-ID": uuid.uuid4().hex,
             "User-Agent": USER_AGENT,
+            **self._auth,
         }
         return requests.Request("POST", self.invocations_url, headers=headers, data=body)
 
@@ -115,7 +119,7 @@ class EndpointClient:
         request = requests.Request(
             "GET",
             f"{self.base_url}/metadata",
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT, **self._auth},
         )
         response, exchange = self._exchange(request, retry=True)
         return self._decode(response, exchange, ModelCard.model_validate_json, "a model card")
@@ -153,7 +157,7 @@ class EndpointClient:
         sent = SentRequest(
             method=str(prepared.method or request.method),
             url=str(prepared.url or request.url),
-            headers=[(k, _as_text(v)) for k, v in prepared.headers.items()],
+            headers=[(k, _shown(k, _as_text(v))) for k, v in prepared.headers.items()],
             body=_as_bytes(prepared.body),
         )
         started = time.perf_counter()
@@ -257,6 +261,13 @@ def _as_bytes(body: object) -> bytes:
 
 def _as_text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _shown(name: str, value: str) -> str:
+    """A header's value as the inspector may show it: the token hidden."""
+    if name.lower() == "authorization":
+        return value.partition(" ")[0] + " [hidden]"
+    return value
 
 
 def _first_line(exc: Exception) -> str:

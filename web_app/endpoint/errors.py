@@ -10,6 +10,7 @@ answers with (`status_code`)::
     │   │   └── ReadTimeout          504  the request went out, the answer did not come in time
     │   └── ConnectionLost           502  the connection broke after the request was sent
     ├── EndpointRejected             502  4xx: the endpoint refused the request (its problem+json kept)
+    │   └── EndpointUnauthorized     502  401: this app's token is missing or wrong (a set-up mistake)
     ├── EndpointFailed               502  5xx: the endpoint failed
     │   └── EndpointNotReady         503  503: its model is not loaded yet, still so at the retry deadline
     ├── ModelChanged                 409  the answer names another model than the one the request was built for
@@ -77,6 +78,11 @@ class EndpointRejected(EndpointError):
         self.problem = problem
 
 
+class EndpointUnauthorized(EndpointRejected):
+    """The endpoint wants a token this app did not send, or not this one:
+    WEB_APP_MODEL_TOKEN does not match the service's MODEL_SERVICE_TOKEN."""
+
+
 class EndpointFailed(EndpointError):
     status_code = 502
 
@@ -125,6 +131,12 @@ def raise_for_status(response: ReceivedResponse, exchange: Exchange) -> None:
         return
     if 400 <= status < 500:
         problem = _problem(response)
+        if status == 401:
+            raise EndpointUnauthorized(
+                "the endpoint asks for a token this app did not send, or not this one",
+                exchange,
+                problem,
+            )
         raise EndpointRejected(
             f"the endpoint refused the request: {status} {problem.title}", exchange, problem
         )

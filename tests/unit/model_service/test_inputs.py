@@ -125,12 +125,37 @@ def test_one_feature_bodies_agree(body: str) -> None:
 def test_random_csv_bodies_agree() -> None:
     """Bodies drawn from the characters that matter to either parser."""
     rng = random.Random(20240601)
-    alphabet = "0123456789" * 3 + ',,,,\n\n\r .-+eE_abcn\t"\x0c'
+    alphabet = "0123456789" * 3 + ",,,,\n\n\r .-+eE_abcn\t\"\x0c\x0bdDiNA/#';٣"
     for _ in range(3000):
         body = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
         if body.strip():
             for schema in (SCHEMA, LENIENT):
                 assert_same(body, CSV, schema)
+
+
+def test_csv_numbers_are_read_as_float_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast CSV path rounds every number as Python does: shortest
+    reprs, all 17 digits, long digit strings, subnormals, near-overflow."""
+    monkeypatch.setattr(inputs, "decode_csv_request", None)  # the fast path or nothing
+    rng = random.Random(20240603)
+    numbers = []
+    for _ in range(3000):
+        value = rng.choice(
+            (
+                repr(rng.uniform(-1e3, 1e3)),
+                f"{rng.uniform(-1, 1):.17e}",
+                f"{rng.random():.40f}",
+                "".join(rng.choice("0123456789") for _ in range(rng.randint(18, 60))),
+                f"{rng.random():.17g}e-{rng.randint(300, 323)}",
+                f"{rng.random():.17g}e{rng.randint(300, 308)}",
+            )
+        )
+        numbers.append(value)
+    rows = [",".join(numbers[i : i + 3]) for i in range(0, len(numbers), 3)]
+    schema = InputSchema(("a", "b", "c"), allow_missing=False, max_rows=len(rows))
+    X = inputs.decode_array("\n".join(rows).encode(), request_format(CSV), schema)
+    expected = [[float(cell) for cell in row.split(",")] for row in rows]
+    assert X.tolist() == expected
 
 
 def test_random_json_bodies_agree() -> None:
@@ -150,7 +175,8 @@ def test_random_json_bodies_agree() -> None:
     ("body", "content_type"),
     [
         ("1,2,3\n4,5,6", CSV),
-        ("c,a,b\n3,1,2", CSV),
+        ("1,2,3\r\n4,5,6\r\n", CSV),
+        ("c,a,b\n3,1,2\n", CSV),
         ('{"instances": [[1, 2, 3]]}', JSON),
         ('{"instances": [1, 2, 3]}', JSON),
         ('{"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2]]}}', JSON),

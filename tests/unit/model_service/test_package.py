@@ -97,3 +97,60 @@ def test_one_line_reasons(tmp_path: Path) -> None:
     with pytest.raises(PackageError) as caught:
         package.load(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+# --- a card that lies about its features: refused at load, with the reason -----------
+
+
+def load_and_warm(directory: Path) -> None:
+    """What the server does before /ping says ready (model_service.app.prepare)."""
+    from model_service.predictor import Predictor
+
+    Predictor.from_package(package.load(directory)).warm_up()
+
+
+def test_a_card_with_a_feature_too_many(iris_copy: Path) -> None:
+    card = orjson.loads((iris_copy / "model.json").read_bytes())
+    edit_card(iris_copy, features=[*card["features"], {**card["features"][0], "name": "extra"}])
+    with pytest.raises(PackageError, match="the estimator takes 4 features, the card lists 5"):
+        load_and_warm(iris_copy)
+
+
+@pytest.fixture
+def penguins_copy(penguins_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(penguins_dir, tmp_path / "penguins"))
+
+
+def edit_feature(directory: Path, feature: str, **changes: object) -> None:
+    card = orjson.loads((directory / "model.json").read_bytes())
+    card["features"] = [{**f, **changes} if f["name"] == feature else f for f in card["features"]]
+    (directory / "model.json").write_bytes(orjson.dumps(card))
+
+
+def test_a_card_with_wrong_feature_names(penguins_copy: Path) -> None:
+    edit_feature(penguins_copy, "island", name="isle")
+    with pytest.raises(PackageError, match=r"fitted on columns .*island.*the card lists .*isle"):
+        load_and_warm(penguins_copy)
+
+
+def test_a_category_the_encoder_does_not_know(penguins_copy: Path) -> None:
+    edit_feature(penguins_copy, "island", categories=["Biscoe", "Dream", "Torgersen", "Atlantis"])
+    with pytest.raises(PackageError) as caught:
+        load_and_warm(penguins_copy)
+    message = str(caught.value)
+    assert "feature 'island' lists the category 'Atlantis'" in message
+    assert "the model refuses it" in message
+    assert "\n" not in message
+
+
+def test_a_card_that_says_unknown_categories_are_handled_when_they_are_not(
+    penguins_copy: Path,
+) -> None:
+    edit_feature(penguins_copy, "sex", handles_unknown=True)
+    with pytest.raises(PackageError, match="'sex' handles unknown categories, but the model"):
+        load_and_warm(penguins_copy)
+
+
+def test_an_honest_card_with_categories_loads(penguins_dir: Path, penguins_open_dir: Path) -> None:
+    load_and_warm(penguins_dir)
+    load_and_warm(penguins_open_dir)

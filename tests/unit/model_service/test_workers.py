@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,17 @@ from model_service import workers
 from model_service.__main__ import EXIT_BAD_PACKAGE, main
 from model_service.app import create_app
 from model_service.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """serve() hands its settings to the workers through this process's
+    environment (MODEL_SERVICE_WORKERS=2 among them): restored after each
+    test, or every service a later test starts would run two workers."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_settings_reach_the_workers_through_the_environment(
@@ -41,22 +53,22 @@ def test_serve_runs_uvicorn_workers_on_uvloop_and_httptools(
         assert Path(seen["multiproc"]).is_dir()
 
     monkeypatch.setattr(workers.uvicorn, "run", run)
-    for name in ("PROMETHEUS_MULTIPROC_DIR", workers.FAILURE_FILE):
-        monkeypatch.setenv(name, "")  # restored after the test
-    monkeypatch.setenv("MODEL_SERVICE_MODEL_DIR", "")
     assert workers.serve(Settings(model_dir=tmp_path, workers=2), 20) is None
     assert seen["app"] == "model_service.workers:worker_app"
     assert seen["factory"] is True
     assert seen["workers"] == 2
-    assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+    # httptools, with the head limits (model_service.connections)
+    assert (seen["loop"], seen["http"]) == (
+        "uvloop",
+        "model_service.connections:HeadDeadlineProtocol",
+    )
+    assert seen["timeout_keep_alive"] == 5
     assert seen["timeout_graceful_shutdown"] == 20
     assert not Path(seen["multiproc"]).exists()  # removed once the server stops
 
 
 def test_serve_hands_back_a_workers_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(workers.uvicorn, "run", lambda app, **_: workers._report("broken: why"))
-    for name in ("PROMETHEUS_MULTIPROC_DIR", workers.FAILURE_FILE, "MODEL_SERVICE_MODEL_DIR"):
-        monkeypatch.setenv(name, "")
     assert workers.serve(Settings(model_dir=tmp_path, workers=2), 20) == "broken: why"
 
 

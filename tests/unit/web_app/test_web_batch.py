@@ -293,14 +293,14 @@ def test_limits_are_explained(endpoint: FakeEndpoint, session: requests.Session)
     status, text = send(client, "5,3,1,0.2\n" * 6)
     assert (status, "the limit is 5" in text) == (413, True)
     status, text = send(client, "5,3,1,0.2\n" * 150)
-    assert (status, "the limit is 0.0 MB" in text or "the limit is" in text) == (413, True)
+    assert (status, "the limit is 1,000 bytes" in text) == (413, True)
     huge = client.post(
         "/batch",
         data={"csrf_token": token(client), "file": (io.BytesIO(b"5,3,1,0.2\n" * 2_000), "big.csv")},
         content_type="multipart/form-data",
     )
     assert huge.status_code == 413
-    assert "too large" in huge.get_data(as_text=True)
+    assert "files up to 1,000 bytes (WEB_APP_UPLOAD_MAX_BYTES)" in huge.get_data(as_text=True)
 
 
 def test_a_tampered_download_is_refused(client: FlaskClient) -> None:
@@ -313,3 +313,11 @@ def test_an_example_file_to_start_from(client: FlaskClient) -> None:
     answer = client.get("/batch/example.csv")
     assert answer.mimetype == "text/csv"
     assert answer.get_data(as_text=True).splitlines() == [HEADER, "5.7,3.0,4.2,1.2"]
+
+
+@pytest.mark.parametrize(
+    ("size", "words"),
+    [(999, "999 bytes"), (1_000, "1,000 bytes"), (50_000, "50 KB"), (2_000_000, "2.0 MB")],
+)
+def test_sizes_are_named_so_a_small_limit_is_not_0_mb(size: int, words: str) -> None:
+    assert upload.size_in_words(size) == words

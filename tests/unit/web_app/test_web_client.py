@@ -465,6 +465,7 @@ def test_a_regression_answer_needs_no_probabilities() -> None:
         (c.ConnectionLost, c.TransportError),
         (c.TransportError, c.EndpointError),
         (c.EndpointRejected, c.EndpointError),
+        (c.EndpointUnauthorized, c.EndpointRejected),
         (c.EndpointNotReady, c.EndpointFailed),
         (c.EndpointFailed, c.EndpointError),
         (c.UnreadableResponse, c.EndpointError),
