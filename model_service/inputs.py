@@ -115,13 +115,28 @@ def _plain_csv(text: str, schema: InputSchema, header: bool | None) -> np.ndarra
     return array if order is None else np.ascontiguousarray(array[:, order])
 
 
+#: Bodies of more lines than this are read by pandas, fewer by numpy: each
+#: call of pandas' reader costs ~0.75 ms however short the body (one row:
+#: 757 µs against numpy's 10 µs, measured in process), while per row it is
+#: about four times faster (10,000 rows: 2 to 3.5 ms against 10 to 12.6 ms).
+PANDAS_FROM_LINES = 1000
+
+
 def _read_floats(body: str) -> np.ndarray:
-    """CSV of numbers as a 2-D float64 array, by pandas' C reader (four
-    times faster than `numpy.loadtxt`; pandas is loaded anyway, scikit-learn
-    imports it when it is installed). Only numbers: no NA strings, no
-    quotes, no comments; a ragged row or a cell that is not a number raises
-    ValueError. Since pandas 3.1 its one float converter rounds as float()
-    does (the test reads thousands of awkward numbers both ways)."""
+    """CSV of numbers as a 2-D float64 array, in C: `numpy.loadtxt` for a
+    short body, pandas' C reader for a long one (`PANDAS_FROM_LINES`;
+    pandas is loaded anyway, scikit-learn imports it when it is installed).
+    Only numbers: no NA strings, no quotes, no comments; a ragged row or a
+    cell that is not a number raises ValueError. Since pandas 3.1 its one
+    float converter rounds as float() does (the test reads thousands of
+    awkward numbers both ways)."""
+    if body.count("\n", 0, len(body) - 1) < PANDAS_FROM_LINES:
+        # float(), like loadtxt, takes "1_000"; the caller sends such bodies
+        # to the shared decoder. An empty body makes loadtxt warn: the
+        # caller sends that there too.
+        return np.loadtxt(
+            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None
+        )
     import pandas as pd
 
     frame = pd.read_csv(

@@ -103,6 +103,14 @@ def shared_array(body: bytes, fmt: object, schema: InputSchema) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), schema.width)
 
 
+@pytest.fixture(params=["numpy", "pandas"])
+def csv_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each CSV check runs on both of `_read_floats`' readers: numpy's for
+    short bodies, pandas' for long ones (inputs.PANDAS_FROM_LINES)."""
+    monkeypatch.setattr(inputs, "PANDAS_FROM_LINES", 10**9 if request.param == "numpy" else 0)
+    return str(request.param)
+
+
 def assert_same(body: str | bytes, content_type: str, schema: InputSchema) -> None:
     raw = body.encode() if isinstance(body, str) else body
     expected = outcome(shared_array, raw, content_type, schema)
@@ -112,17 +120,17 @@ def assert_same(body: str | bytes, content_type: str, schema: InputSchema) -> No
 @pytest.mark.parametrize("schema", [SCHEMA, LENIENT], ids=["strict", "missing-ok"])
 @pytest.mark.parametrize(("body", "content_type"), BODIES)
 def test_fast_paths_agree_with_the_shared_decoder(
-    body: str | bytes, content_type: str, schema: InputSchema
+    body: str | bytes, content_type: str, schema: InputSchema, csv_reader: str
 ) -> None:
     assert_same(body, content_type, schema)
 
 
 @pytest.mark.parametrize("body", ["1\n \n2", "1\n\n2", "1,\n2", "[1, 2]", "[[1], [2]]"])
-def test_one_feature_bodies_agree(body: str) -> None:
+def test_one_feature_bodies_agree(body: str, csv_reader: str) -> None:
     assert_same(body, JSON if body.startswith("[") else CSV, ONE)
 
 
-def test_random_csv_bodies_agree() -> None:
+def test_random_csv_bodies_agree(csv_reader: str) -> None:
     """Bodies drawn from the characters that matter to either parser."""
     rng = random.Random(20240601)
     alphabet = "0123456789" * 3 + ",,,,\n\n\r .-+eE_abcn\t\"\x0c\x0bdDiNA/#';٣"
@@ -133,7 +141,9 @@ def test_random_csv_bodies_agree() -> None:
                 assert_same(body, CSV, schema)
 
 
-def test_csv_numbers_are_read_as_float_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csv_numbers_are_read_as_float_reads_them(
+    monkeypatch: pytest.MonkeyPatch, csv_reader: str
+) -> None:
     """The fast CSV path rounds every number as Python does: shortest
     reprs, all 17 digits, long digit strings, subnormals, near-overflow."""
     monkeypatch.setattr(inputs, "decode_csv_request", None)  # the fast path or nothing
@@ -183,7 +193,7 @@ def test_random_json_bodies_agree() -> None:
     ],
 )
 def test_plain_bodies_take_the_fast_path(
-    body: str, content_type: str, monkeypatch: pytest.MonkeyPatch
+    body: str, content_type: str, monkeypatch: pytest.MonkeyPatch, csv_reader: str
 ) -> None:
     def unexpected(*args: object, **kwargs: object) -> None:
         raise AssertionError("the shared cell-by-cell path was taken")
