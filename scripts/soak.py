@@ -27,10 +27,12 @@ middle and end of the load; it is flat when the second half grew it by at
 most FLAT_MB (the first half holds the warm-up: caches, allocator arenas).
 Exit status: 0 when nothing was unexpected and memory was flat, else 1.
 
-Why a script of its own and not wrk (scripts/bench.py): the web app's forms
-need a session cookie and a CSRF token per client, and the mix needs
-per-request expected statuses. Why its size: the two targets' requests
-and the report share everything else.
+Why a script of its own and not wrk (the benchmark, `python -m bench`):
+the web app's forms need a session cookie and a CSRF token per client, and
+the mix needs per-request expected statuses. Why it is near 400 lines, in
+one file: it is run as a file (`scripts/soak.py`, no package to install),
+and its parts (starting the services, the two targets' requests, the
+open-loop sender, the memory sampler, the report) serve only each other.
 """
 
 from __future__ import annotations
